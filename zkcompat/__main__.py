@@ -1,0 +1,5 @@
+import sys
+
+from zkcompat.cli import main
+
+sys.exit(main())

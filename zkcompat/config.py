@@ -1,0 +1,121 @@
+"""zoo.cfg, read as Apache ZooKeeper reads it (QuorumPeerConfig.parseProperties).
+
+The file is a Java properties file.  Known keys keep ZooKeeper's meaning.  Keys
+that ZooKeeper reads as Java system properties (extendedTypesEnabled,
+DigestAuthenticationProvider.superDigest, jute.maxbuffer,
+znode.container.checkIntervalMs, ...) are accepted here with or without their
+``zookeeper.`` prefix, so one file configures both servers alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from zkcompat.core.config import ServerConfig
+
+log = logging.getLogger("zkcompat.config")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """java.util.Properties.load, for the forms zoo.cfg files use."""
+    props: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].lstrip()
+        i += 1
+        if not line or line[0] in "#!":
+            continue
+        while line.endswith("\\") and not line.endswith("\\\\") and i < len(lines):
+            line = line[:-1] + lines[i].lstrip()
+            i += 1
+        key_end = len(line)
+        for j, ch in enumerate(line):
+            if ch in "=: \t":
+                key_end = j
+                break
+        key = line[:key_end]
+        rest = line[key_end:].lstrip(" \t")
+        if rest[:1] in ("=", ":"):
+            rest = rest[1:].lstrip(" \t")
+        props[key] = rest
+    return props
+
+
+def _bool(v: str) -> bool:
+    return v.strip().lower() == "true"
+
+
+def _int(key: str, v: str) -> int:
+    try:
+        return int(v.strip())
+    except ValueError:
+        raise ConfigError("%s: not an integer: %r" % (key, v))
+
+
+def config_from_properties(props: dict[str, str]) -> ServerConfig:
+    cfg = ServerConfig()
+    whitelist = None
+    readonly = False
+    for raw_key, value in props.items():
+        key = raw_key[len("zookeeper."):] if raw_key.startswith("zookeeper.") else raw_key
+        value = value.strip()
+        if key == "tickTime":
+            cfg.tick_time_ms = _int(key, value)
+        elif key == "minSessionTimeout":
+            cfg.min_session_timeout_ms = _int(key, value)
+        elif key == "maxSessionTimeout":
+            cfg.max_session_timeout_ms = _int(key, value)
+        elif key == "maxClientCnxns":
+            cfg.max_client_cnxns = _int(key, value)
+        elif key == "clientPort":
+            cfg.client_port = _int(key, value)
+        elif key == "clientPortAddress":
+            cfg.client_port_address = value
+        elif key == "dataDir":
+            cfg.data_dir = value
+        elif key == "dataLogDir":
+            cfg.data_log_dir = value
+        elif key == "4lw.commands.whitelist":
+            whitelist = value
+        elif key == "extendedTypesEnabled":
+            cfg.extended_types = _bool(value)
+        elif key == "DigestAuthenticationProvider.superDigest":
+            cfg.super_digest = value
+        elif key == "jute.maxbuffer":
+            cfg.jute_maxbuffer = _int(key, value)
+        elif key == "znode.container.checkIntervalMs":
+            cfg.container_check_interval_ms = _int(key, value)
+        elif key == "znode.container.maxPerMinute":
+            cfg.container_max_per_minute = _int(key, value)
+        elif key == "znode.container.maxNeverUsedIntervalMs":
+            cfg.container_max_never_used_interval_ms = _int(key, value)
+        elif key == "reconfigEnabled":
+            cfg.reconfig_enabled = _bool(value)
+        elif key == "skipACL":
+            cfg.skip_acl = value.strip().lower() == "yes"
+        elif key == "readonlymode.enabled":
+            readonly = _bool(value)
+        elif key == "clientPortListenBacklog":
+            cfg.client_port_listen_backlog = _int(key, value)
+        elif key.startswith("server.") or key in ("initLimit", "syncLimit", "peerType", "standaloneEnabled"):
+            log.warning("%s: ensembles are not supported yet; serving standalone", raw_key)
+        else:
+            log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
+    cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
+    if cfg.extended_types and cfg.server_id > 254:
+        raise ConfigError("extendedTypesEnabled is true but the server id is larger than 254")
+    return cfg
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError("cannot read %s: %s" % (path, e))
+    return config_from_properties(parse_properties(text))

@@ -1,0 +1,59 @@
+"""The settings the core runs with (parsed from zoo.cfg by zkcompat.config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from protocol.codes import JUTE_MAXBUFFER_DEFAULT
+
+FOUR_LETTER_WORDS = (
+    "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst",
+    "srvr", "stat", "wchc", "wchp", "wchs", "mntr", "isro", "hash",
+)
+
+
+@dataclass
+class ServerConfig:
+    tick_time_ms: int = 2000
+    min_session_timeout_ms: int = -1  # -1: 2 ticks (ZooKeeperServer)
+    max_session_timeout_ms: int = -1  # -1: 20 ticks
+    max_client_cnxns: int = 60
+    jute_maxbuffer: int = JUTE_MAXBUFFER_DEFAULT
+    extended_types: bool = False
+    super_digest: str | None = None
+    four_letter_words: frozenset = field(default_factory=lambda: frozenset({"srvr"}))
+    server_id: int = 0
+    client_port: int = 2181
+    client_port_address: str | None = None
+    data_dir: str | None = None
+    data_log_dir: str | None = None
+    container_check_interval_ms: int = 60000
+    container_max_per_minute: int = 10000
+    container_max_never_used_interval_ms: int = 0
+    reconfig_enabled: bool = False
+    skip_acl: bool = False
+    client_port_listen_backlog: int = -1
+
+    @property
+    def min_session_timeout(self) -> int:
+        return self.min_session_timeout_ms if self.min_session_timeout_ms != -1 else 2 * self.tick_time_ms
+
+    @property
+    def max_session_timeout(self) -> int:
+        return self.max_session_timeout_ms if self.max_session_timeout_ms != -1 else 20 * self.tick_time_ms
+
+    @staticmethod
+    def parse_whitelist(value: str | None, readonly_mode: bool = False) -> frozenset:
+        """FourLetterCommands.isEnabled: comma list, '*' for all; srvr is always on."""
+        enabled = set()
+        for cmd in (value or "").split(","):
+            cmd = cmd.strip()
+            if cmd == "*":
+                enabled.update(FOUR_LETTER_WORDS)
+                break
+            if cmd:
+                enabled.add(cmd)
+        if readonly_mode:
+            enabled.add("isro")
+        enabled.add("srvr")
+        return frozenset(enabled)

@@ -1,0 +1,511 @@
+"""Prep: turn a write request into a fully determined txn (ZooKeeper's PrepRequestProcessor).
+
+Theory of operation
+-------------------
+Every write is checked against the tree *plus the changes still in flight*
+(``outstanding``: txns prepared but not yet applied), so that pipelined writes
+see each other: versions, existence, ACLs, ephemeral parents, sequence numbers.
+Prep assigns the zxid and the txn time and fixes everything apply will need
+(sequential names, ephemeral owners, TTLs, parent cversions), so apply is a
+pure function and a log replays to the same tree.
+
+A failed write still consumes a zxid: it becomes an ErrorTxn (a multi that
+fails becomes a MultiTxn of ErrorTxns) and goes through the log like any txn.
+This is what ZooKeeper does, and clients see it in reply zxids.
+
+Check order per op follows PrepRequestProcessor.pRequest2Txn exactly, because
+the first failing check decides the error code a client sees.
+"""
+
+from __future__ import annotations
+
+from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode, Perms
+from protocol.jute import JuteError
+from protocol.messages import UnknownMultiOp, decode_multi
+from protocol.records import (
+    CheckVersionRequest,
+    CheckVersionTxn,
+    CloseSessionTxn,
+    CreateContainerTxn,
+    CreateRequest,
+    CreateSessionTxn,
+    CreateTTLRequest,
+    CreateTTLTxn,
+    CreateTxn,
+    DeleteRequest,
+    DeleteTxn,
+    ErrorTxn,
+    MultiTxn,
+    ReconfigRequest,
+    SetACLRequest,
+    SetACLTxn,
+    SetDataRequest,
+    SetDataTxn,
+    Txn,
+    TxnHeader,
+)
+
+from .auth import AuthIds, AuthRegistry
+from .errors import KeeperError
+from .sessions import SessionTracker
+from .tree import EPHEMERAL_NORMAL, DataTree, ephemeral_type, ttl_owner
+
+SPECIAL_PATHS = frozenset(("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"))
+
+
+def validate_path(path: str | None) -> None:
+    """PathUtils.validatePath, raising BADARGUMENTS."""
+    if not path or path[0] != "/":
+        raise KeeperError(Err.BADARGUMENTS, path)
+    n = len(path)
+    if n == 1:
+        return
+    if path[-1] == "/":
+        raise KeeperError(Err.BADARGUMENTS, path)
+    last = "/"
+    for i in range(1, n):
+        c = path[i]
+        if c == "\0":
+            raise KeeperError(Err.BADARGUMENTS, path)
+        if c == "/" and last == "/":
+            raise KeeperError(Err.BADARGUMENTS, path)
+        if c == "." and last == ".":
+            if path[i - 2] == "/" and (i + 1 == n or path[i + 1] == "/"):
+                raise KeeperError(Err.BADARGUMENTS, path)
+        elif c == ".":
+            if path[i - 1] == "/" and (i + 1 == n or path[i + 1] == "/"):
+                raise KeeperError(Err.BADARGUMENTS, path)
+        else:
+            o = ord(c)
+            if (
+                0 < o <= 0x1F
+                or 0x7F <= o <= 0x9F
+                or 0xD800 <= o <= 0xF8FF
+                or 0xFFF0 <= o <= 0xFFFF
+                or o > 0xFFFF  # a surrogate pair in Java: its high half is in D800-DBFF
+            ):
+                raise KeeperError(Err.BADARGUMENTS, path)
+        last = c
+
+
+class Change:
+    """ZooKeeper's ChangeRecord: what a path will look like once in-flight txns apply."""
+
+    __slots__ = ("zxid", "path", "exists", "czxid", "mzxid", "mtime", "version", "cversion", "aversion",
+                 "ephemeral_owner", "pzxid", "child_count", "acl", "data")
+
+    def copy(self, zxid: int) -> Change:
+        c = Change()
+        for name in Change.__slots__:
+            setattr(c, name, getattr(self, name))
+        c.zxid = zxid
+        return c
+
+
+def _change_from_node(path, node) -> Change:
+    c = Change()
+    c.zxid = -1
+    c.path = path
+    c.exists = True
+    c.czxid = node.czxid
+    c.mzxid = node.mzxid
+    c.mtime = node.mtime
+    c.version = node.version
+    c.cversion = node.cversion
+    c.aversion = node.aversion
+    c.ephemeral_owner = node.ephemeral_owner
+    c.pzxid = node.pzxid
+    c.child_count = node.child_count()
+    c.acl = node.acl
+    c.data = node.data
+    return c
+
+
+def _deleted(zxid: int, path: str) -> Change:
+    c = Change()
+    c.zxid = zxid
+    c.path = path
+    c.exists = False
+    c.child_count = 0
+    c.acl = None
+    return c
+
+
+class PreparedTxn:
+    """The output of prep: a txn header and record (or None for non-txn requests) and the error, if any."""
+
+    __slots__ = ("hdr", "txn", "error")
+
+    def __init__(self, hdr: TxnHeader | None, txn, error: KeeperError | None = None):
+        self.hdr = hdr
+        self.txn = txn
+        self.error = error
+
+
+class Prep:
+    def __init__(self, tree: DataTree, sessions: SessionTracker, auth: AuthRegistry, *, extended_types: bool,
+                 reconfig_enabled: bool = False):
+        self.tree = tree
+        self.sessions = sessions
+        self.auth = auth
+        self.extended_types = extended_types
+        self.reconfig_enabled = reconfig_enabled
+        self.outstanding: list[Change] = []  # in prep order (= zxid order)
+        self.outstanding_for_path: dict[str, Change] = {}
+        self.last_zxid = tree.last_processed_zxid
+
+    # --- zxids and change records -------------------------------------------------------
+
+    def next_zxid(self) -> int:
+        self.last_zxid += 1
+        return self.last_zxid
+
+    def record_for(self, path: str) -> Change:
+        c = self.outstanding_for_path.get(path)
+        if c is None:
+            node = self.tree.nodes.get(path)
+            if node is not None:
+                c = _change_from_node(path, node)
+        if c is None or not c.exists:
+            raise KeeperError(Err.NONODE, path)
+        return c
+
+    def _add_change(self, c: Change) -> None:
+        self.outstanding.append(c)
+        self.outstanding_for_path[c.path] = c
+
+    def applied(self, zxid: int) -> None:
+        """Forget change records up to ``zxid`` once that txn is in the tree (FinalRequestProcessor)."""
+        out = self.outstanding
+        if not out:
+            return
+        i = 0
+        by_path = self.outstanding_for_path
+        while i < len(out) and out[i].zxid <= zxid:
+            c = out[i]
+            if by_path.get(c.path) is c:
+                del by_path[c.path]
+            i += 1
+        if i:
+            del out[:i]
+
+    # --- entry points -------------------------------------------------------------------
+
+    def prepare(self, op: int, session_id: int, cxid: int, body, auth_ids: AuthIds | None, now_wall_ms: int,
+                session_timeout: int = 0) -> PreparedTxn:
+        """Prepare one request; ``body`` is the raw request bytes after the header."""
+        hdr = None
+        try:
+            if op == OpCode.MULTI:
+                return self._prepare_multi(session_id, cxid, body, auth_ids, now_wall_ms)
+            if op in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
+                      OpCode.SET_DATA, OpCode.SET_ACL, OpCode.RECONFIG, OpCode.CHECK, OpCode.DELETE_CONTAINER):
+                hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
+                record = self._decode(op, body)
+                txn = self._to_txn(op, hdr.zxid, hdr.time, session_id, record, auth_ids)
+                return PreparedTxn(hdr, txn)
+            if op == OpCode.CREATE_SESSION:
+                hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
+                return PreparedTxn(hdr, CreateSessionTxn(session_timeout))
+            if op == OpCode.CLOSE_SESSION:
+                hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
+                return PreparedTxn(hdr, self._close_session(session_id, hdr.zxid))
+            # reads and other non-txn requests only check the session
+            self.sessions.check(session_id)
+            return PreparedTxn(None, None)
+        except KeeperError as e:
+            if hdr is not None:
+                hdr.type = OpCode.ERROR
+                return PreparedTxn(hdr, ErrorTxn(e.code), e)
+            return PreparedTxn(None, None, e)
+        except (JuteError, UnknownMultiOp, ValueError):
+            if hdr is not None:
+                hdr.type = OpCode.ERROR
+                return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
+            return PreparedTxn(None, None, KeeperError(Err.MARSHALLINGERROR))
+
+    _BODY = {
+        OpCode.CREATE: CreateRequest,
+        OpCode.CREATE2: CreateRequest,
+        OpCode.CREATE_CONTAINER: CreateRequest,
+        OpCode.CREATE_TTL: CreateTTLRequest,
+        OpCode.DELETE: DeleteRequest,
+        OpCode.SET_DATA: SetDataRequest,
+        OpCode.SET_ACL: SetACLRequest,
+        OpCode.RECONFIG: ReconfigRequest,
+        OpCode.CHECK: CheckVersionRequest,
+    }
+
+    def _decode(self, op: int, body):
+        if op == OpCode.DELETE_CONTAINER:
+            return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+        rec, _ = self._BODY[op].decode(body, 0)
+        return rec
+
+    def _prepare_multi(self, session_id, cxid, body, auth_ids, now_wall_ms) -> PreparedTxn:
+        try:
+            ops, _ = decode_multi(body, 0)
+            kinds = {op_type in (OpCode.GET_DATA, OpCode.GET_CHILDREN) for op_type, _ in ops}
+            if len(kinds) > 1 or True in kinds:
+                # mixing reads and writes is refused when the record is read; a multi of reads
+                # fails in prep (no txn for a read op): both end as MARSHALLINGERROR.
+                raise UnknownMultiOp("reads in a multi")
+            ops = [self._multi_op(t, rec) for t, rec in ops]
+        except (JuteError, UnknownMultiOp):
+            hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, OpCode.ERROR)
+            return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
+        zxid = self.next_zxid()
+        pending = self._pending_changes([rec.path for _, rec in ops])
+        hdr = TxnHeader(session_id, cxid, zxid, now_wall_ms, OpCode.MULTI)
+        txns = []
+        failure: KeeperError | None = None
+        for op_type, rec in ops:
+            if failure is not None:
+                sub_type, sub_txn = OpCode.ERROR, ErrorTxn(Err.RUNTIMEINCONSISTENCY)
+            else:
+                try:
+                    sub_txn = self._to_txn(op_type, zxid, now_wall_ms, session_id, rec, auth_ids)
+                    sub_type = op_type
+                except KeeperError as e:
+                    failure = e
+                    sub_type, sub_txn = OpCode.ERROR, ErrorTxn(e.code)
+                    self._rollback(zxid, pending)
+                except JuteError:
+                    # ZooKeeper meets a null path here as a NullPointerException: the whole multi
+                    # becomes an ErrorTxn(MARSHALLINGERROR) at the zxid it already took.
+                    self._rollback(zxid, pending)
+                    hdr.type = OpCode.ERROR
+                    return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
+            txns.append(Txn(int(sub_type), sub_txn.to_bytes()))
+        return PreparedTxn(hdr, MultiTxn(txns), failure)
+
+    @staticmethod
+    def _multi_op(header_type: int, rec):
+        """MultiOperationRecord.deserialize: a create's op code follows its flags (TTL, container)."""
+        if header_type in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER):
+            try:
+                mode = CreateMode(rec.flags)
+            except ValueError:
+                raise UnknownMultiOp("invalid flag %s for create mode" % rec.flags)
+            if mode.is_ttl:
+                return OpCode.CREATE_TTL, rec
+            if mode.is_container:
+                return OpCode.CREATE_CONTAINER, rec
+        elif header_type == OpCode.CREATE_TTL:
+            # Op.create(path, data, acl, flags, ttl): a non-TTL mode drops the ttl (bad flags mean PERSISTENT)
+            try:
+                mode = CreateMode(rec.flags)
+            except ValueError:
+                mode = CreateMode.PERSISTENT
+            if not mode.is_ttl:
+                op = OpCode.CREATE_CONTAINER if mode.is_container else OpCode.CREATE
+                return op, CreateRequest(rec.path, rec.data, rec.acl, int(mode))
+        return header_type, rec
+
+    def _pending_changes(self, paths) -> dict[str, Change]:
+        out = {}
+        for path in paths:
+            c = self.outstanding_for_path.get(path)
+            if c is not None:
+                out[path] = c
+            cut = path.rfind("/") if path else -1
+            if cut == -1 or "\0" in path:
+                continue
+            parent = path[:cut]
+            pc = self.outstanding_for_path.get(parent)
+            if pc is not None:
+                out[parent] = pc
+        return out
+
+    def _rollback(self, zxid: int, pending: dict[str, Change]) -> None:
+        out = self.outstanding
+        while out and out[-1].zxid == zxid:
+            c = out.pop()
+            self.outstanding_for_path.pop(c.path, None)
+        if not out:
+            return
+        first = out[0].zxid
+        for c in pending.values():
+            if c.zxid >= first:
+                self.outstanding_for_path[c.path] = c
+
+    # --- one op to one txn (pRequest2Txn) -------------------------------------------------
+
+    def _parent_and_validate(self, path: str) -> str:
+        if path is None:
+            raise JuteError("null path")
+        cut = path.rfind("/")
+        if cut == -1 or "\0" in path or path in SPECIAL_PATHS:
+            raise KeeperError(Err.BADARGUMENTS, path)
+        return path[:cut]
+
+    @staticmethod
+    def _check_version(current: int, expected: int, path: str) -> int:
+        if expected != -1 and expected != current:
+            raise KeeperError(Err.BADVERSION, path)
+        return current + 1
+
+    def _to_txn(self, op: int, zxid: int, time: int, session_id: int, rec, auth_ids: AuthIds):
+        if op in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
+            return self._create(op, zxid, time, session_id, rec, auth_ids)
+        if op == OpCode.DELETE:
+            self.sessions.check(session_id)
+            path = rec.path
+            parent_path = self._parent_and_validate(path)
+            parent = self.record_for(parent_path)
+            self.auth.check_or_raise(parent.acl, Perms.DELETE, auth_ids, path)
+            node = self.record_for(path)
+            self._check_version(node.version, rec.version, path)
+            if node.child_count > 0:
+                raise KeeperError(Err.NOTEMPTY, path)
+            self._delete_changes(zxid, parent, path)
+            return DeleteTxn(path)
+        if op == OpCode.DELETE_CONTAINER:
+            path = rec
+            parent_path = self._parent_and_validate(path)
+            node = self.record_for(path)
+            if node.child_count > 0:
+                raise KeeperError(Err.NOTEMPTY, path)
+            if ephemeral_type(node.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
+                raise KeeperError(Err.BADVERSION, path)
+            parent = self.record_for(parent_path)
+            self._delete_changes(zxid, parent, path)
+            return DeleteTxn(path)
+        if op == OpCode.SET_DATA:
+            self.sessions.check(session_id)
+            path = rec.path
+            validate_path(path)
+            node = self.record_for(path)
+            self.auth.check_or_raise(node.acl, Perms.WRITE, auth_ids, path)
+            version = self._check_version(node.version, rec.version, path)
+            c = node.copy(zxid)
+            c.version = version
+            c.mtime = time
+            c.mzxid = zxid
+            c.data = rec.data
+            self._add_change(c)
+            return SetDataTxn(path, rec.data, version)
+        if op == OpCode.SET_ACL:
+            self.sessions.check(session_id)
+            path = rec.path
+            validate_path(path)
+            acl = self.auth.fixup(path, auth_ids, rec.acl)
+            node = self.record_for(path)
+            self.auth.check_or_raise(node.acl, Perms.ADMIN, auth_ids, path)
+            version = self._check_version(node.aversion, rec.version, path)
+            c = node.copy(zxid)
+            c.aversion = version
+            self._add_change(c)
+            return SetACLTxn(path, acl, version)
+        if op == OpCode.CHECK:
+            self.sessions.check(session_id)
+            path = rec.path
+            validate_path(path)
+            node = self.record_for(path)
+            self.auth.check_or_raise(node.acl, Perms.READ, auth_ids, path)
+            return CheckVersionTxn(path, self._check_version(node.version, rec.version, path))
+        if op == OpCode.RECONFIG:
+            if not self.reconfig_enabled:
+                raise KeeperError(Err.RECONFIGDISABLED)
+            self.sessions.check(session_id)
+            # a standalone server cannot reconfigure (the LeaderZooKeeperServer cast fails)
+            raise KeeperError(Err.UNIMPLEMENTED)
+        raise KeeperError(Err.UNIMPLEMENTED)
+
+    def _delete_changes(self, zxid: int, parent: Change, path: str) -> None:
+        p = parent.copy(zxid)
+        p.child_count -= 1
+        p.pzxid = zxid
+        self._add_change(p)
+        self._add_change(_deleted(zxid, path))
+
+    def _create(self, op, zxid, time, session_id, rec, auth_ids) -> object:
+        flags = rec.flags
+        path = rec.path
+        ttl = rec.ttl if isinstance(rec, CreateTTLRequest) else -1
+        try:
+            mode = CreateMode(flags)
+        except ValueError:
+            raise KeeperError(Err.BADARGUMENTS, path)
+        # validateCreateRequest
+        if mode.is_ttl and not self.extended_types:
+            raise KeeperError(Err.UNIMPLEMENTED, path)
+        if mode.is_ttl:
+            if ttl > TTL_MAX_MS or ttl <= 0:
+                raise KeeperError(Err.BADARGUMENTS, path)
+        elif ttl >= 0:
+            raise KeeperError(Err.BADARGUMENTS, path)
+        self.sessions.check(session_id)
+        # validatePathForCreate (a null path is a NullPointerException in ZooKeeper: MARSHALLINGERROR)
+        if path is None:
+            raise JuteError("null path")
+        cut = path.rfind("/")
+        if cut == -1 or "\0" in path:
+            raise KeeperError(Err.BADARGUMENTS, path)
+        parent_path = path[:cut]
+        acl = self.auth.fixup(path, auth_ids, rec.acl)
+        parent = self.record_for(parent_path)
+        self.auth.check_or_raise(parent.acl, Perms.CREATE, auth_ids, path)
+        parent_cversion = parent.cversion
+        if mode.is_sequential:
+            path = "%s%010d" % (path, parent_cversion)
+        validate_path(path)
+        existing = self.outstanding_for_path.get(path)
+        if existing is not None:
+            if existing.exists:
+                raise KeeperError(Err.NODEEXISTS, path)
+        elif path in self.tree.nodes:
+            raise KeeperError(Err.NODEEXISTS, path)
+        if ephemeral_type(parent.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
+            raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
+        new_cversion = parent_cversion + 1
+        if op == OpCode.CREATE_CONTAINER:
+            txn = CreateContainerTxn(path, rec.data, acl, new_cversion)
+        elif op == OpCode.CREATE_TTL:
+            txn = CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
+        else:
+            txn = CreateTxn(path, rec.data, acl, mode.is_ephemeral, new_cversion)
+        if mode.is_container:
+            owner = CONTAINER_EPHEMERAL_OWNER
+        elif mode.is_ttl:
+            owner = ttl_owner(ttl)
+        elif mode.is_ephemeral:
+            owner = session_id
+        else:
+            owner = 0
+        p = parent.copy(zxid)
+        p.child_count += 1
+        p.cversion = new_cversion
+        p.pzxid = zxid
+        self._add_change(p)
+        c = Change()
+        c.zxid = zxid
+        c.path = path
+        c.exists = True
+        c.czxid = c.mzxid = c.pzxid = zxid
+        c.mtime = time
+        c.version = c.cversion = c.aversion = 0
+        c.ephemeral_owner = owner
+        c.child_count = 0
+        c.acl = acl
+        c.data = rec.data
+        self._add_change(c)
+        return txn
+
+    def _close_session(self, session_id: int, zxid: int) -> CloseSessionTxn:
+        s = self.tree.ephemerals.get(session_id)
+        es = s.java_clone() if s is not None else None
+        if es is None:
+            from .javahash import JavaHashSet
+
+            es = JavaHashSet(16)
+        for c in self.outstanding:
+            if not c.exists:
+                es.discard(c.path)
+            elif c.ephemeral_owner == session_id:
+                es.add(c.path)
+        paths = list(es.ordered())
+        for p in paths:
+            self._add_change(_deleted(zxid, p))
+        self.sessions.set_closing(session_id)
+        return CloseSessionTxn(paths)

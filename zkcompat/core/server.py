@@ -1,0 +1,874 @@
+"""The ZooKeeper server core: connections, sessions and the one request pipeline.
+
+Theory of operation
+-------------------
+The network edge (zkcompat.net) creates one ``Connection`` per TCP connection
+and feeds it bytes; the connection answers through a transport with ``write``
+and ``close``.  Output is buffered per connection and written once per reactor
+turn by ``ZooKeeperServer.flush()``.  Nothing here blocks or reads a clock
+other than the injected one.
+
+Every request takes the same path, standalone or (later) in an ensemble:
+
+1. decode the frame (RequestHeader + body); auth and sasl are answered inline,
+   as ZooKeeperServer.processPacket does;
+2. writes are **prepared** (zkcompat.core.prep) into a txn with the next zxid;
+3. the txn goes to the **log seam** (``TxnLog.append``) and is applied to the
+   tree when the log confirms it, in zxid order; apply fires watches;
+4. replies leave in the order the session sent its requests: a read that
+   arrives behind a pending write of the same connection waits for it
+   (per-session FIFO, CommitProcessor's rule).  Watch events caused by a txn
+   are queued before the reply that reveals the change.
+
+Every reply header carries the zxid of the last txn applied when it was sent.
+Session creation and closing are txns; expiry is a closeSession txn from no
+connection.  Container and TTL reaping are deleteContainer txns.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections import deque
+from typing import Callable
+
+from protocol.codes import AddWatchMode, Err, EventType, KeeperState, OpCode, Perms, WatcherType, Xid
+from protocol.framing import FrameDecoder, FrameError
+from protocol.jute import JuteError
+from protocol.messages import UnknownMultiOp, decode_connect_request, decode_multi, encode_multi_response
+from protocol.records import (
+    AddWatchRequest,
+    AuthPacket,
+    CheckWatchesRequest,
+    ConnectResponse,
+    Create2Response,
+    CreateResponse,
+    ErrorResponse,
+    ExistsRequest,
+    GetACLRequest,
+    GetACLResponse,
+    GetAllChildrenNumberRequest,
+    GetAllChildrenNumberResponse,
+    GetChildren2Request,
+    GetChildren2Response,
+    GetChildrenRequest,
+    GetChildrenResponse,
+    GetDataRequest,
+    GetDataResponse,
+    GetEphemeralsRequest,
+    GetEphemeralsResponse,
+    RemoveWatchesRequest,
+    RequestHeader,
+    SetACLResponse,
+    SetDataResponse,
+    SetWatches,
+    SetWatches2,
+    Stat,
+    SyncRequest,
+    SyncResponse,
+    WatcherEvent,
+    WhoAmIResponse,
+    ACL,
+    Id,
+)
+
+from .auth import AuthIds, AuthRegistry
+from .clock import Clock
+from .config import ServerConfig
+from .errors import KeeperError
+from .javahash import session_password
+from .prep import Prep, PreparedTxn
+from .sessions import SessionTracker
+from .stats import ServerStats
+from .tree import DataTree
+from .txnlog import InMemoryTxnLog, TxnLog
+from .watches import PERSISTENT, PERSISTENT_RECURSIVE
+
+log = logging.getLogger("zkcompat.server")
+
+_LEN = struct.Struct(">i")
+_REPLY = struct.Struct(">iiqi")  # frame length + ReplyHeader
+_NOTIFICATION_HDR = struct.Struct(">iqi").pack(Xid.NOTIFICATION, -1, 0)
+
+VALID_TYPES = frozenset(
+    {
+        OpCode.CLOSE_SESSION,
+        OpCode.CREATE,
+        OpCode.CREATE2,
+        OpCode.CREATE_TTL,
+        OpCode.CREATE_CONTAINER,
+        OpCode.DELETE,
+        OpCode.DELETE_CONTAINER,
+        OpCode.EXISTS,
+        OpCode.GET_ACL,
+        OpCode.GET_CHILDREN,
+        OpCode.GET_ALL_CHILDREN_NUMBER,
+        OpCode.GET_CHILDREN2,
+        OpCode.GET_DATA,
+        OpCode.GET_EPHEMERALS,
+        OpCode.MULTI,
+        OpCode.MULTI_READ,
+        OpCode.PING,
+        OpCode.RECONFIG,
+        OpCode.SET_ACL,
+        OpCode.SET_DATA,
+        OpCode.SET_WATCHES,
+        OpCode.SET_WATCHES2,
+        OpCode.SYNC,
+        OpCode.CHECK_WATCHES,
+        OpCode.REMOVE_WATCHES,
+        OpCode.ADD_WATCH,
+        OpCode.WHO_AM_I,
+    }
+)  # Request.isValid (3.8.6: check is valid only inside multi, ZOOKEEPER-2623)
+
+WRITE_TYPES = frozenset(
+    {
+        OpCode.CREATE,
+        OpCode.CREATE2,
+        OpCode.CREATE_TTL,
+        OpCode.CREATE_CONTAINER,
+        OpCode.DELETE,
+        OpCode.DELETE_CONTAINER,
+        OpCode.SET_DATA,
+        OpCode.SET_ACL,
+        OpCode.RECONFIG,
+        OpCode.MULTI,
+        OpCode.CLOSE_SESSION,
+        OpCode.CREATE_SESSION,
+    }
+)
+
+LAST_OP = {
+    OpCode.PING: "PING",
+    OpCode.CREATE_SESSION: "SESS",
+    OpCode.MULTI: "MULT",
+    OpCode.MULTI_READ: "MLTR",
+    OpCode.CREATE: "CREA",
+    OpCode.CREATE2: "CREA",
+    OpCode.CREATE_TTL: "CREA",
+    OpCode.CREATE_CONTAINER: "CREA",
+    OpCode.DELETE: "DELE",
+    OpCode.DELETE_CONTAINER: "DELE",
+    OpCode.SET_DATA: "SETD",
+    OpCode.RECONFIG: "RECO",
+    OpCode.SET_ACL: "SETA",
+    OpCode.CLOSE_SESSION: "CLOS",
+    OpCode.SYNC: "SYNC",
+    OpCode.CHECK: "CHEC",
+    OpCode.EXISTS: "EXIS",
+    OpCode.GET_DATA: "GETD",
+    OpCode.SET_WATCHES: "SETW",
+    OpCode.SET_WATCHES2: "STW2",
+    OpCode.ADD_WATCH: "ADDW",
+    OpCode.GET_ACL: "GETA",
+    OpCode.GET_CHILDREN: "GETC",
+    OpCode.GET_CHILDREN2: "GETC",
+    OpCode.GET_ALL_CHILDREN_NUMBER: "GETACN",
+    OpCode.CHECK_WATCHES: "CHKW",
+    OpCode.REMOVE_WATCHES: "REMW",
+    OpCode.WHO_AM_I: "HOMI",
+    OpCode.GET_EPHEMERALS: "GETE",
+}
+
+
+class Transport:
+    """What a connection needs from the network edge."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """Close after writing what was written (the edge flushes first)."""
+
+
+class Request:
+    __slots__ = ("conn", "xid", "type", "body", "prepared", "rc", "done", "start_ms", "session_id")
+
+    def __init__(self, conn, session_id: int, xid: int, type_: int, body, start_ms: int):
+        self.conn = conn
+        self.session_id = session_id
+        self.xid = xid
+        self.type = type_
+        self.body = body
+        self.prepared: PreparedTxn | None = None
+        self.rc = None
+        self.done = False
+        self.start_ms = start_ms
+
+
+# connection states
+NEW, CONNECTING, CONNECTED, CLOSING, CLOSED = range(5)
+
+
+class Connection:
+    """One client connection: framing, handshake, per-session FIFO of requests."""
+
+    def __init__(self, server: ZooKeeperServer, transport: Transport, remote_ip: str, remote_port: int):
+        self.server = server
+        self.transport = transport
+        self.remote_ip = remote_ip
+        self.remote_port = remote_port
+        self.state = NEW
+        self.decoder = FrameDecoder(server.config.jute_maxbuffer)
+        self._prefix = b""
+        self.session_id = 0
+        self.session_timeout = 0
+        self.old_client = False
+        self.read_only = False
+        self.auth = AuthIds([("ip", remote_ip)])
+        self.pending: deque[Request] = deque()
+        self.held: list[bytes] = []
+        self.out: list[bytes] = []
+        self.close_after_flush = False
+        # cons / stat figures
+        self.packets_received = 0
+        self.packets_sent = 0
+        self.established_ms = server.clock.wall_ms()
+        self.last_op = "NA"
+        self.last_cxid = -1
+        self.last_zxid = -1
+        self.last_response_ms = 0
+        self.last_latency = 0
+        self.min_latency = None
+        self.max_latency = 0
+        self.total_latency = 0
+        self.latency_count = 0
+
+    def __repr__(self):
+        return "<Connection %s:%d session 0x%x>" % (self.remote_ip, self.remote_port, self.session_id & (2**64 - 1))
+
+    # --- output -------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        if self.state == CLOSED:
+            return
+        self.out.append(data)
+        self.server._dirty[self] = None
+
+    def send_reply(self, xid: int, zxid: int, err: int, body: bytes = b"") -> None:
+        self.packets_sent += 1
+        self.server.stats.packets_sent += 1
+        self.send(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
+
+    def close_after_send(self) -> None:
+        """ServerCnxnFactory.closeConn: flush what is queued, then close."""
+        if self.state != CLOSED:
+            self.close_after_flush = True
+            self.server._dirty[self] = None
+            if self.state != CLOSING:
+                self.state = CLOSING
+
+    def notify(self, event_type: int, path: str, acl) -> None:
+        """Deliver a watch event, unless the connection may not read the znode (ZOOKEEPER-4799)."""
+        if acl is not None and not self.server.auth.check(acl, Perms.READ, self.auth):
+            return
+        body = _NOTIFICATION_HDR + WatcherEvent.encode(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path))
+        self.packets_sent += 1
+        self.server.stats.packets_sent += 1
+        self.send(_LEN.pack(len(body)) + body)
+
+    # --- input --------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.state >= CLOSING:
+            return
+        if self.state == NEW and not self.decoder.buffered_bytes:
+            data = self._prefix + data
+            if len(data) < 4:
+                self._prefix = data
+                return
+            self._prefix = b""
+            word = data[:4]
+            cmd = self.server.four_letter_word_name(word)
+            if cmd is not None:
+                self.server.stats.packets_received += 1
+                self.state = CLOSING
+                self.send(self.server.run_four_letter_word(cmd, self, data[4:]).encode("utf-8"))
+                self.close_after_send()
+                return
+        try:
+            frames = self.decoder.feed(data)
+        except FrameError as e:
+            log.warning("closing %s:%d: %s", self.remote_ip, self.remote_port, e)
+            self.abort()
+            return
+        for frame in frames:
+            if self.state >= CLOSING:
+                return
+            if self.state == CONNECTING:
+                self.held.append(frame)
+            elif self.state == NEW:
+                self._connect(frame)
+            else:
+                self._packet(frame)
+
+    def connection_lost(self) -> None:
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        self.server._connection_closed(self)
+
+    def abort(self) -> None:
+        """Close at once, dropping queued output (a protocol violation or a server decision)."""
+        self.out.clear()
+        self.server._dirty.pop(self, None)
+        if self.state != CLOSED:
+            self.transport.close()
+            self.connection_lost()
+
+    # --- handshake (ZooKeeperServer.processConnectRequest) --------------------------------
+
+    def _connect(self, frame: bytes) -> None:
+        server = self.server
+        self.packets_received += 1
+        server.stats.packets_received += 1
+        try:
+            msg = decode_connect_request(frame)
+        except JuteError as e:
+            log.warning("closing %s:%d: malformed ConnectRequest (%s)", self.remote_ip, self.remote_port, e)
+            self.abort()
+            return
+        req = msg.request
+        self.old_client = msg.read_only is None
+        self.read_only = bool(msg.read_only)
+        if req.last_zxid_seen > server.tree.last_processed_zxid:
+            log.info(
+                "Refusing session request for client /%s:%d as it has seen zxid 0x%x our last zxid is 0x%x "
+                "client must try another server",
+                self.remote_ip, self.remote_port, req.last_zxid_seen, server.tree.last_processed_zxid,
+            )
+            self.abort()
+            return
+        timeout = max(req.time_out, server.config.min_session_timeout)
+        timeout = min(timeout, server.config.max_session_timeout)
+        self.session_timeout = timeout
+        if req.session_id == 0:
+            self.state = CONNECTING
+            server._create_session(self, timeout)
+        else:
+            sid = req.session_id
+            for other in list(server.by_session.get(sid, ())):
+                if other is not self:
+                    log.info("closing the older connection of session 0x%x", sid & (2**64 - 1))
+                    other.abort()
+            self.session_id = sid
+            valid = req.passwd == session_password(sid) and server.sessions.touch(sid, timeout, server.clock.now_ms())
+            server._reschedule_expiry()
+            if not valid and req.passwd != session_password(sid):
+                log.warning("Incorrect password from /%s:%d for session 0x%x", self.remote_ip, self.remote_port,
+                            sid & (2**64 - 1))
+            self.finish_session_init(valid)
+
+    def finish_session_init(self, valid: bool) -> None:
+        server = self.server
+        if valid:
+            resp = ConnectResponse(0, self.session_timeout, self.session_id, session_password(self.session_id))
+        else:
+            resp = ConnectResponse(0, 0, 0, bytes(16))
+        body = ConnectResponse.encode(resp)
+        if not self.old_client:
+            body += b"\x00"  # readOnly: a read-write server
+        self.send(_LEN.pack(len(body)) + body)
+        if valid:
+            self.state = CONNECTED
+            server.by_session.setdefault(self.session_id, {})[self] = None
+            log.info("Established session 0x%x with negotiated timeout %d for client /%s:%d",
+                     self.session_id & (2**64 - 1), self.session_timeout, self.remote_ip, self.remote_port)
+            held, self.held = self.held, []
+            for frame in held:
+                if self.state != CONNECTED:
+                    break
+                self._packet(frame)
+        else:
+            log.info("Invalid session 0x%x for client /%s:%d, probably expired", self.session_id & (2**64 - 1),
+                     self.remote_ip, self.remote_port)
+            self.close_after_send()
+
+    # --- requests (ZooKeeperServer.processPacket, submitRequestNow) -------------------------
+
+    def _packet(self, frame: bytes) -> None:
+        server = self.server
+        self.packets_received += 1
+        server.stats.packets_received += 1
+        try:
+            hdr, pos = RequestHeader.decode(frame, 0)
+        except JuteError:
+            log.warning("closing %s:%d: malformed RequestHeader", self.remote_ip, self.remote_port)
+            self.abort()
+            return
+        body = frame[pos:]
+        t = hdr.type
+        if t == OpCode.AUTH:
+            self._auth(hdr.xid, body)
+            return
+        if t == OpCode.SASL:
+            self._sasl(hdr.xid, body)
+            return
+        now = server.clock.now_ms()
+        if not server.sessions.touch(self.session_id, self.session_timeout, now):
+            log.debug("dropping request of closed session 0x%x", self.session_id & (2**64 - 1))
+            return
+        if t not in VALID_TYPES:
+            log.warning("Received packet at server of unknown type %d", t)
+            self.send_reply(hdr.xid, -1, Err.UNIMPLEMENTED)
+            self.close_after_send()
+            return
+        server.submit(Request(self, self.session_id, hdr.xid, t, body, now))
+
+    def _auth(self, xid: int, body: bytes) -> None:
+        server = self.server
+        try:
+            packet, _ = AuthPacket.decode(body, 0)
+        except JuteError:
+            log.warning("closing %s:%d: malformed AuthPacket", self.remote_ip, self.remote_port)
+            self.abort()
+            return
+        ids = server.auth.authenticate(packet.scheme, self.remote_ip, packet.auth)
+        if ids is None:
+            log.warning("Authentication failed for scheme: %s", packet.scheme)
+            server.stats.auth_failed += 1
+            self.send_reply(xid, 0, Err.AUTHFAILED)
+            self.close_after_send()
+            return
+        for scheme, ident in ids:
+            self.auth.add(scheme, ident)
+        log.info("Session 0x%x: auth success for scheme %s and address /%s:%d", self.session_id & (2**64 - 1),
+                 packet.scheme, self.remote_ip, self.remote_port)
+        self.send_reply(xid, 0, Err.OK)
+
+    def _sasl(self, xid: int, body: bytes) -> None:
+        # No SASL mechanism is configured: ZooKeeper fails the exchange and closes the connection.
+        log.warning("Client /%s:%d failed to SASL authenticate: no SASL mechanism is configured", self.remote_ip,
+                    self.remote_port)
+        self.send_reply(xid, 0, Err.AUTHFAILED)
+        self.close_after_send()
+
+    def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
+        latency = now_ms - req.start_ms
+        self.last_op = LAST_OP.get(req.type, "NA")
+        self.last_cxid = req.xid
+        self.last_zxid = zxid
+        self.last_response_ms = now_ms
+        self.last_latency = latency
+        self.total_latency += latency
+        self.latency_count += 1
+        self.max_latency = max(self.max_latency, latency)
+        self.min_latency = latency if self.min_latency is None else min(self.min_latency, latency)
+
+
+class ZooKeeperServer:
+    """One standalone ZooKeeper server (an ensemble of one)."""
+
+    def __init__(self, config: ServerConfig, clock: Clock, txn_log: TxnLog | None = None):
+        self.config = config
+        self.clock = clock
+        self.tree = DataTree(self._deliver, extended_types=config.extended_types)
+        # a standalone server numbers its sessions as server 1 (ZooKeeperServer.createSessionTrackerServerId)
+        self.sessions = SessionTracker(config.server_id or 1, config.tick_time_ms, clock.now_ms())
+        self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl)
+        self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
+                         reconfig_enabled=config.reconfig_enabled)
+        self.log = txn_log or InMemoryTxnLog()
+        self.stats = ServerStats(clock)
+        self.connections: dict[Connection, None] = {}
+        self.by_session: dict[int, dict[Connection, None]] = {}
+        self._dirty: dict[Connection, None] = {}
+        self._expiry_timer = None
+        self._expiry_due: int | None = None
+        self._container_timer = None
+        self.running = False
+        self.started_wall_ms = clock.wall_ms()
+        self.on_flush: Callable[[], None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.running = True
+        self._schedule_containers()
+
+    def stop(self) -> None:
+        self.running = False
+        for timer in (self._expiry_timer, self._container_timer):
+            if timer is not None:
+                timer.cancel()
+        self._expiry_timer = self._container_timer = None
+        for conn in list(self.connections):
+            conn.abort()
+        self.log.close()
+
+    def connection_made(self, transport: Transport, remote_ip: str, remote_port: int) -> Connection | None:
+        """A client connected; None when the per-IP limit (maxClientCnxns) refuses it."""
+        limit = self.config.max_client_cnxns
+        if limit > 0:
+            count = sum(1 for c in self.connections if c.remote_ip == remote_ip)
+            if count >= limit:
+                log.warning("Too many connections from /%s - max is %d", remote_ip, limit)
+                self.stats.connections_rejected += 1
+                return None
+        conn = Connection(self, transport, remote_ip, remote_port)
+        self.connections[conn] = None
+        return conn
+
+    def _connection_closed(self, conn: Connection) -> None:
+        self.connections.pop(conn, None)
+        self._dirty.pop(conn, None)
+        peers = self.by_session.get(conn.session_id)
+        if peers is not None:
+            peers.pop(conn, None)
+            if not peers:
+                del self.by_session[conn.session_id]
+        self.tree.remove_watcher(conn)
+        conn.pending.clear()
+
+    def flush(self) -> None:
+        """Write every connection's queued output (once per reactor turn)."""
+        while self._dirty:
+            dirty = list(self._dirty)
+            self._dirty.clear()
+            for conn in dirty:
+                if conn.state == CLOSED:
+                    continue
+                if conn.out:
+                    data = b"".join(conn.out) if len(conn.out) > 1 else conn.out[0]
+                    conn.out.clear()
+                    conn.transport.write(data)
+                if conn.close_after_flush:
+                    conn.transport.close()
+                    conn.connection_lost()
+
+    # --- four-letter words ------------------------------------------------------------------
+
+    def four_letter_word_name(self, word: bytes) -> str | None:
+        from .fourlw import known_word
+
+        return known_word(word)
+
+    def run_four_letter_word(self, cmd: str, conn: Connection, rest: bytes) -> str:
+        from .fourlw import run
+
+        return run(self, cmd, conn, rest)
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _create_session(self, conn: Connection, timeout: int) -> None:
+        sid = self.sessions.new_session_id()
+        self.sessions.add(sid, timeout, self.clock.now_ms())
+        conn.session_id = sid
+        self._reschedule_expiry()
+        req = Request(conn, sid, 0, OpCode.CREATE_SESSION, None, self.clock.now_ms())
+        self.submit(req)
+
+    def _reschedule_expiry(self) -> None:
+        due = self.sessions.next_deadline()
+        if due == self._expiry_due:
+            return
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
+        self._expiry_due = due
+        if due is not None:
+            self._expiry_timer = self.clock.call_later(max(0, due - self.clock.now_ms()), self._expire_sessions)
+
+    def _expire_sessions(self) -> None:
+        self._expiry_timer = None
+        self._expiry_due = None
+        for sid in self.sessions.pop_expired(self.clock.now_ms()):
+            log.info("Expiring session 0x%x, timeout of %dms exceeded", sid & (2**64 - 1),
+                     self.sessions.sessions[sid].timeout_ms)
+            self.close_session(sid)
+        self._reschedule_expiry()
+        self.flush()
+
+    def close_session(self, session_id: int) -> None:
+        """Expire or kill a session now: a closeSession txn from no connection."""
+        self.sessions.set_closing(session_id)
+        self.submit(Request(None, session_id, 0, OpCode.CLOSE_SESSION, None, self.clock.now_ms()))
+
+    def _schedule_containers(self) -> None:
+        interval = self.config.container_check_interval_ms
+        if interval > 0 and self.running:
+            self._container_timer = self.clock.call_later(interval, self._check_containers)
+
+    def _check_containers(self) -> None:
+        for path in self.tree.container_candidates(self.clock.wall_ms(),
+                                                   self.config.container_max_never_used_interval_ms):
+            self.submit(Request(None, 0, 0, OpCode.DELETE_CONTAINER, path, self.clock.now_ms()))
+        self._schedule_containers()
+        self.flush()
+
+    # --- the pipeline ---------------------------------------------------------------------------
+
+    def submit(self, req: Request) -> None:
+        conn = req.conn
+        t = req.type
+        if t in WRITE_TYPES:
+            if t == OpCode.DELETE_CONTAINER and conn is not None:
+                # a client's deleteContainer: ZooKeeper reads the whole packet as the path,
+                # which always holds a NUL byte (the header): BADARGUMENTS
+                req.body = "\0"
+            req.prepared = self.prep.prepare(t, req.session_id, req.xid, req.body, conn.auth if conn else None,
+                                             self.clock.wall_ms(), conn.session_timeout if conn else 0)
+            if conn is not None:
+                conn.pending.append(req)
+            self.stats.outstanding += 1
+            self.log.append(req.prepared.hdr, req.prepared.txn, lambda: self._committed(req))
+        else:
+            req.prepared = self.prep.prepare(t, req.session_id, req.xid, None, None, 0)
+            if conn.pending:
+                conn.pending.append(req)
+            else:
+                self._finish(req)
+
+    def _committed(self, req: Request) -> None:
+        """The log has the txn: apply it (in zxid order) and release replies in session order."""
+        hdr = req.prepared.hdr
+        txn = req.prepared.txn
+        t = hdr.type
+        if t == OpCode.CREATE_SESSION:
+            self.sessions.add(hdr.client_id, txn.time_out, self.clock.now_ms())
+        req.rc = self.tree.apply(hdr, txn)
+        self.prep.applied(hdr.zxid)
+        if t == OpCode.CLOSE_SESSION:
+            self.sessions.remove(hdr.client_id)
+            self._reschedule_expiry()
+            if req.conn is None:
+                for conn in list(self.by_session.get(hdr.client_id, ())):
+                    conn.abort()
+        self.stats.outstanding -= 1
+        req.done = True
+        conn = req.conn
+        if conn is None:
+            return
+        pending = conn.pending
+        while pending and (pending[0].done or pending[0].type not in WRITE_TYPES):
+            self._finish(pending.popleft())
+
+    def _finish(self, req: Request) -> None:
+        """FinalRequestProcessor: build and send the reply."""
+        conn = req.conn
+        if conn is None or conn.state == CLOSED:
+            return
+        t = req.type
+        if t == OpCode.CREATE_SESSION:
+            conn.finish_session_init(True)
+            return
+        tree = self.tree
+        prepared = req.prepared
+        err = 0
+        body = b""
+        try:
+            if prepared.hdr is not None and prepared.hdr.type == OpCode.ERROR:
+                raise prepared.error if prepared.error is not None else KeeperError(prepared.txn.err)
+            if prepared.error is not None and t != OpCode.MULTI:
+                raise prepared.error
+            body = self._respond(req)
+        except KeeperError as e:
+            err = e.code
+            body = b""
+        except (JuteError, UnknownMultiOp, UnicodeDecodeError) as e:
+            log.error("Failed to process request type %d of session 0x%x: %s", t, req.session_id & (2**64 - 1), e)
+            err = Err.MARSHALLINGERROR
+            body = b""
+        zxid = tree.last_processed_zxid
+        now = self.clock.now_ms()
+        conn.record_latency(req, now, zxid)
+        self.stats.record_latency(now - req.start_ms)
+        if t == OpCode.PING:
+            conn.send_reply(Xid.PING, zxid, 0)
+            return
+        conn.send_reply(req.xid, zxid, err, body)
+        if t == OpCode.CLOSE_SESSION:
+            conn.close_after_send()
+
+    def _respond(self, req: Request) -> bytes:
+        t = req.type
+        tree = self.tree
+        conn = req.conn
+        rc = req.rc
+        if t in (OpCode.CREATE,):
+            return CreateResponse.encode(CreateResponse(rc.path))
+        if t in (OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
+            return Create2Response.encode(Create2Response(rc.path, rc.stat))
+        if t in (OpCode.DELETE, OpCode.DELETE_CONTAINER, OpCode.CLOSE_SESSION):
+            if rc.err:
+                raise KeeperError(rc.err)
+            return b""
+        if t == OpCode.SET_DATA:
+            return SetDataResponse.encode(SetDataResponse(rc.stat))
+        if t == OpCode.SET_ACL:
+            return SetACLResponse.encode(SetACLResponse(rc.stat))
+        if t == OpCode.MULTI:
+            return encode_multi_response(self._multi_results(rc))
+        if t == OpCode.GET_DATA:
+            rec, _ = GetDataRequest.decode(req.body, 0)
+            return GetDataResponse.encode(self._get_data(rec.path, rec.watch, conn))
+        if t == OpCode.EXISTS:
+            rec, _ = ExistsRequest.decode(req.body, 0)
+            path = _path(rec.path)
+            if "\0" in path:
+                raise KeeperError(Err.BADARGUMENTS)
+            node = tree.nodes.get(path)
+            if node is not None:
+                self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
+            if rec.watch:
+                tree.data_watches.add(path, conn)
+            if node is None:
+                raise KeeperError(Err.NONODE)
+            return Stat.encode(tree.stat_of(node))
+        if t == OpCode.GET_CHILDREN:
+            rec, _ = GetChildrenRequest.decode(req.body, 0)
+            return GetChildrenResponse.encode(GetChildrenResponse(self._get_children(rec.path, rec.watch, conn)[0]))
+        if t == OpCode.GET_CHILDREN2:
+            rec, _ = GetChildren2Request.decode(req.body, 0)
+            children, node = self._get_children(rec.path, rec.watch, conn)
+            return GetChildren2Response.encode(GetChildren2Response(children, tree.stat_of(node)))
+        if t == OpCode.SYNC:
+            rec, _ = SyncRequest.decode(req.body, 0)
+            return SyncResponse.encode(SyncResponse(rec.path))
+        if t == OpCode.GET_ACL:
+            rec, _ = GetACLRequest.decode(req.body, 0)
+            node = tree.nodes.get(_path(rec.path))
+            if node is None:
+                raise KeeperError(Err.NONODE)
+            self.auth.check_or_raise(node.acl, Perms.READ | Perms.ADMIN, conn.auth, rec.path)
+            acl = node.acl
+            if not self.auth.check(node.acl, Perms.ADMIN, conn.auth):
+                # without ADMIN, digest ids are masked (FinalRequestProcessor)
+                acl = [
+                    ACL(a.perms, Id(a.id.scheme, _mask_digest(a.id.id))) if a.id.scheme == "digest" else a
+                    for a in acl
+                ]
+            return GetACLResponse.encode(GetACLResponse(list(acl), tree.stat_of(node)))
+        if t == OpCode.GET_ALL_CHILDREN_NUMBER:
+            rec, _ = GetAllChildrenNumberRequest.decode(req.body, 0)
+            node = tree.nodes.get(_path(rec.path))
+            if node is None:
+                raise KeeperError(Err.NONODE)
+            self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, rec.path)
+            return GetAllChildrenNumberResponse.encode(GetAllChildrenNumberResponse(tree.all_children_number(rec.path)))
+        if t == OpCode.GET_EPHEMERALS:
+            rec, _ = GetEphemeralsRequest.decode(req.body, 0)
+            prefix = rec.prefix_path
+            paths = tree.ephemerals_of(req.session_id)
+            if not (prefix is None or prefix.strip() == "" or prefix.strip() == "/"):
+                paths = [p for p in paths if p.startswith(prefix)]
+            return GetEphemeralsResponse.encode(GetEphemeralsResponse(paths))
+        if t == OpCode.WHO_AM_I:
+            return WhoAmIResponse.encode(WhoAmIResponse(self.auth.client_infos(conn.auth)))
+        if t == OpCode.MULTI_READ:
+            return encode_multi_response(self._multi_read(req, conn))
+        if t in (OpCode.SET_WATCHES, OpCode.SET_WATCHES2):
+            cls = SetWatches if t == OpCode.SET_WATCHES else SetWatches2
+            rec, _ = cls.decode(req.body, 0)
+            persistent = rec.persistent_watches if t == OpCode.SET_WATCHES2 else ()
+            recursive = rec.persistent_recursive_watches if t == OpCode.SET_WATCHES2 else ()
+            tree.set_watches(rec.relative_zxid, rec.data_watches, rec.exist_watches, rec.child_watches,
+                             persistent, recursive, conn)
+            return b""
+        if t == OpCode.ADD_WATCH:
+            rec, _ = AddWatchRequest.decode(req.body, 0)
+            mode = PERSISTENT_RECURSIVE if rec.mode == AddWatchMode.PERSISTENT_RECURSIVE else PERSISTENT
+            if rec.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
+                raise JuteError("unsupported watcher mode %d" % rec.mode)
+            tree.data_watches.add(rec.path, conn, mode)
+            tree.child_watches.add(rec.path, conn, mode)
+            return ErrorResponse.encode(ErrorResponse(0))
+        if t == OpCode.CHECK_WATCHES or t == OpCode.REMOVE_WATCHES:
+            cls = CheckWatchesRequest if t == OpCode.CHECK_WATCHES else RemoveWatchesRequest
+            rec, _ = cls.decode(req.body, 0)
+            if rec.type not in (WatcherType.CHILDREN, WatcherType.DATA, WatcherType.ANY):
+                raise JuteError("unsupported watcher type %d" % rec.type)
+            managers = {
+                WatcherType.CHILDREN: (tree.child_watches,),
+                WatcherType.DATA: (tree.data_watches,),
+                WatcherType.ANY: (tree.child_watches, tree.data_watches),
+            }[rec.type]
+            if t == OpCode.CHECK_WATCHES:
+                found = any(m.contains(rec.path, conn) for m in managers)
+            else:
+                found = False
+                for m in managers:
+                    if m.remove(rec.path, conn):
+                        found = True
+            if not found:
+                raise KeeperError(Err.NOWATCHER)
+            return b""
+        if t == OpCode.RECONFIG:
+            raise KeeperError(Err.UNIMPLEMENTED)
+        raise KeeperError(Err.UNIMPLEMENTED)
+
+    def _get_data(self, path, watch, conn) -> GetDataResponse:
+        tree = self.tree
+        node = tree.nodes.get(_path(path))
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
+        if watch:
+            tree.data_watches.add(path, conn)
+        return GetDataResponse(node.data, tree.stat_of(node))
+
+    def _get_children(self, path, watch, conn):
+        tree = self.tree
+        node = tree.nodes.get(_path(path))
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
+        children = node.child_names()
+        if watch:
+            tree.child_watches.add(path, conn)
+        return children, node
+
+    def _multi_results(self, rc) -> list:
+        out = []
+        for sub in rc.multi:
+            st = sub.type
+            if st == OpCode.CHECK:
+                out.append((OpCode.CHECK, None))
+            elif st == OpCode.CREATE:
+                out.append((OpCode.CREATE, CreateResponse(sub.path)))
+            elif st in (OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
+                out.append((st, Create2Response(sub.path, sub.stat)))
+            elif st in (OpCode.DELETE, OpCode.DELETE_CONTAINER):
+                out.append((st, None))
+            elif st == OpCode.SET_DATA:
+                out.append((OpCode.SET_DATA, SetDataResponse(sub.stat)))
+            elif st == OpCode.ERROR:
+                out.append((OpCode.ERROR, ErrorResponse(sub.err)))
+            else:
+                raise JuteError("invalid type of op %d" % st)
+        return out
+
+    def _multi_read(self, req: Request, conn: Connection) -> list:
+        ops, _ = decode_multi(req.body, 0)
+        out = []
+        for op_type, rec in ops:
+            if op_type not in (OpCode.GET_CHILDREN, OpCode.GET_DATA):
+                raise JuteError("invalid type of readOp %d" % op_type)
+        for op_type, rec in ops:
+            try:
+                # MultiOperationRecord keeps only the path of a read op: multiRead never sets watches
+                if op_type == OpCode.GET_CHILDREN:
+                    out.append((OpCode.GET_CHILDREN, GetChildrenResponse(self._get_children(rec.path, False, conn)[0])))
+                else:
+                    out.append((OpCode.GET_DATA, self._get_data(rec.path, False, conn)))
+            except KeeperError as e:
+                out.append((OpCode.ERROR, ErrorResponse(e.code)))
+        return out
+
+    # --- watch delivery ---------------------------------------------------------------------
+
+    def _deliver(self, conn: Connection, event_type: int, path: str, acl) -> None:
+        conn.notify(event_type, path, acl)
+
+
+def _path(path: str | None) -> str:
+    """Reads do not validate paths, but a null one is a NullPointerException in ZooKeeper."""
+    if path is None:
+        raise JuteError("null path")
+    return path
+
+
+def _mask_digest(ident: str) -> str:
+    """id.replaceAll(":.*", ":x"): everything from the first colon becomes ':x'."""
+    cut = ident.find(":")
+    return ident if cut == -1 else ident[:cut] + ":x"

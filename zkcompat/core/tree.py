@@ -1,0 +1,487 @@
+"""The DataTree: znodes, their stats, ephemerals, and txn application.
+
+Theory of operation
+-------------------
+``DataTree.apply(header, txn)`` is a pure function of (tree, txn): it changes
+the tree exactly as org.apache.zookeeper.server.DataTree.processTxn does, takes
+time only from the txn header, fires watches, and returns an ``ApplyResult``.
+It never checks permissions or versions: that was done when the txn was
+prepared (zkcompat.core.prep), so replaying a log gives the same tree.
+
+Stat rules that clients can see (DataNode.copyStat):
+- the stored ``cversion`` counts child creations; the client sees
+  ``cversion * 2 - numChildren``, i.e. one step per creation and per deletion;
+  sequential names use the stored value;
+- ``ephemeralOwner`` is shown only for true ephemerals: containers
+  (Long.MIN_VALUE) and TTL nodes (0xff00... | ttl) show 0;
+- ``pzxid`` moves on child creation and deletion, never backwards.
+
+The root is reachable as "/" and as "" (ZooKeeper keeps both keys); /zookeeper,
+/zookeeper/quota and /zookeeper/config exist with zeroed stats, and
+/zookeeper/config carries READ_ACL_UNSAFE with aversion -1 (it is set through
+setACL(path, acl, -1) at start).
+
+Children are ``JavaHashSet``s so that getChildren answers in the order Java's
+HashSet iterates, byte for byte like ZooKeeper.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
+from protocol.records import (
+    CheckVersionTxn,
+    CloseSessionTxn,
+    CreateContainerTxn,
+    CreateTTLTxn,
+    CreateTxn,
+    DeleteTxn,
+    ErrorTxn,
+    MultiTxn,
+    SetACLTxn,
+    SetDataTxn,
+    Stat,
+    TxnHeader,
+)
+
+from .auth import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
+from .javahash import JavaHashSet
+from .watches import WatchManager
+
+_TTL_MASK = 0xFF00000000000000
+_TTL_VALUE_MASK = ~(0xFF00000000000000 | 0x00FFFF0000000000) & 0xFFFFFFFFFFFFFFFF
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+EPHEMERAL_VOID, EPHEMERAL_NORMAL, EPHEMERAL_CONTAINER, EPHEMERAL_TTL = 0, 1, 2, 3
+
+
+def ephemeral_type(owner: int, extended_types: bool) -> int:
+    """EphemeralType.get(ephemeralOwner)."""
+    if extended_types and (owner & _TTL_MASK) == _TTL_MASK:
+        if (owner & 0x00FFFF0000000000) >> 40 == 0:
+            return EPHEMERAL_TTL
+        raise ValueError("Invalid ephemeralOwner %x" % (owner & _U64))
+    if owner == CONTAINER_EPHEMERAL_OWNER:
+        return EPHEMERAL_CONTAINER
+    return EPHEMERAL_VOID if owner == 0 else EPHEMERAL_NORMAL
+
+
+def ttl_owner(ttl: int) -> int:
+    """EphemeralType.TTL.toEphemeralOwner, as a signed long."""
+    v = _TTL_MASK | ttl
+    return v - (1 << 64)
+
+
+def ttl_of(owner: int) -> int:
+    return owner & _TTL_VALUE_MASK
+
+
+class Node:
+    __slots__ = (
+        "data",
+        "acl",
+        "czxid",
+        "mzxid",
+        "ctime",
+        "mtime",
+        "version",
+        "cversion",
+        "aversion",
+        "ephemeral_owner",
+        "pzxid",
+        "children",
+    )
+
+    def __init__(self, data, acl, czxid=0, mzxid=0, ctime=0, mtime=0, ephemeral_owner=0, pzxid=0):
+        self.data = data
+        self.acl = acl
+        self.czxid = czxid
+        self.mzxid = mzxid
+        self.ctime = ctime
+        self.mtime = mtime
+        self.version = 0
+        self.cversion = 0
+        self.aversion = 0
+        self.ephemeral_owner = ephemeral_owner
+        self.pzxid = pzxid
+        self.children: JavaHashSet | None = None
+
+    def child_count(self) -> int:
+        c = self.children
+        return len(c) if c is not None else 0
+
+    def child_names(self) -> list[str]:
+        c = self.children
+        return list(c.ordered()) if c is not None else []
+
+
+class ApplyResult:
+    __slots__ = ("type", "err", "path", "stat", "multi", "zxid")
+
+    def __init__(self, type_: int, zxid: int):
+        self.type = type_
+        self.zxid = zxid
+        self.err = 0
+        self.path: str | None = None
+        self.stat: Stat | None = None
+        self.multi: list[ApplyResult] | None = None
+
+
+_SUB_TXN = {
+    OpCode.CREATE: CreateTxn,
+    OpCode.CREATE2: CreateTxn,
+    OpCode.CREATE_TTL: CreateTTLTxn,
+    OpCode.CREATE_CONTAINER: CreateContainerTxn,
+    OpCode.DELETE: DeleteTxn,
+    OpCode.DELETE_CONTAINER: DeleteTxn,
+    OpCode.SET_DATA: SetDataTxn,
+    OpCode.ERROR: ErrorTxn,
+    OpCode.CHECK: CheckVersionTxn,
+}
+
+
+class NoNode(Exception):
+    pass
+
+
+class NodeExists(Exception):
+    pass
+
+
+class DataTree:
+    def __init__(self, deliver: Callable | None = None, extended_types: bool = False):
+        self.extended_types = extended_types
+        self._deliver = deliver or (lambda watcher, event_type, path, acl: None)
+        self.data_watches = WatchManager(self._deliver_event)
+        self.child_watches = WatchManager(self._deliver_event)
+        self.nodes: dict[str, Node] = {}
+        self.ephemerals: dict[int, JavaHashSet] = {}
+        self.containers: dict[str, None] = {}
+        self.ttls: dict[str, None] = {}
+        self.last_processed_zxid = 0
+        self._acl_intern: dict[tuple, list] = {}
+        root = Node(b"", self.intern_acl(OPEN_ACL_UNSAFE))
+        self.nodes["/"] = root
+        self.nodes[""] = root
+        proc = Node(b"", root.acl)
+        quota = Node(b"", root.acl)
+        config = Node(b"", self.intern_acl(READ_ACL_UNSAFE))
+        config.aversion = -1
+        root.children = JavaHashSet(8, ["zookeeper"])
+        proc.children = JavaHashSet(8, ["quota", "config"])
+        self.nodes["/zookeeper"] = proc
+        self.nodes["/zookeeper/quota"] = quota
+        self.nodes["/zookeeper/config"] = config
+        self.data_size = sum(len(p) + len(n.data) for p, n in self.nodes.items() if p)
+
+    # --- reading -------------------------------------------------------------------
+
+    def set_deliver(self, deliver: Callable) -> None:
+        self._deliver = deliver
+
+    def _deliver_event(self, watcher, event_type, path, acl):
+        self._deliver(watcher, event_type, path, acl)
+
+    def intern_acl(self, acl: list) -> list:
+        key = tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
+        got = self._acl_intern.get(key)
+        if got is None:
+            got = self._acl_intern[key] = list(acl)
+        return got
+
+    def get(self, path: str) -> Node | None:
+        return self.nodes.get(path)
+
+    def stat_of(self, node: Node) -> Stat:
+        n = len(node.children) if node.children is not None else 0
+        owner = node.ephemeral_owner
+        if owner and ephemeral_type(owner, self.extended_types) != EPHEMERAL_NORMAL:
+            owner = 0
+        return Stat(
+            node.czxid,
+            node.mzxid,
+            node.ctime,
+            node.mtime,
+            node.version,
+            node.cversion * 2 - n,
+            node.aversion,
+            owner,
+            len(node.data) if node.data is not None else 0,
+            n,
+            node.pzxid,
+        )
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes) - 1  # "" and "/" are one node
+
+    def all_children_number(self, path: str) -> int:
+        """DataTree.getAllChildrenNumber: descendants, or all nodes but the root for '/'."""
+        if path == "/":
+            return len(self.nodes) - 2
+        prefix = path + "/"
+        return sum(1 for p in self.nodes if p.startswith(prefix))
+
+    def ephemerals_of(self, session_id: int) -> list[str]:
+        s = self.ephemerals.get(session_id)
+        return list(s.java_clone().ordered()) if s is not None else []
+
+    # --- applying txns ---------------------------------------------------------------
+
+    def apply(self, hdr: TxnHeader, txn, *, sub: bool = False) -> ApplyResult:
+        t = hdr.type
+        rc = ApplyResult(t, hdr.zxid)
+        try:
+            if t == OpCode.CREATE or t == OpCode.CREATE2:
+                rc.path = txn.path
+                rc.stat = self.create_node(
+                    txn.path,
+                    txn.data,
+                    txn.acl,
+                    hdr.client_id if txn.ephemeral else 0,
+                    txn.parent_c_version,
+                    hdr.zxid,
+                    hdr.time,
+                    t == OpCode.CREATE2,
+                )
+            elif t == OpCode.CREATE_TTL:
+                rc.path = txn.path
+                rc.stat = self.create_node(
+                    txn.path, txn.data, txn.acl, ttl_owner(txn.ttl), txn.parent_c_version, hdr.zxid, hdr.time, True
+                )
+            elif t == OpCode.CREATE_CONTAINER:
+                rc.path = txn.path
+                rc.stat = self.create_node(
+                    txn.path,
+                    txn.data,
+                    txn.acl,
+                    CONTAINER_EPHEMERAL_OWNER,
+                    txn.parent_c_version,
+                    hdr.zxid,
+                    hdr.time,
+                    True,
+                )
+            elif t == OpCode.DELETE or t == OpCode.DELETE_CONTAINER:
+                rc.path = txn.path
+                self.delete_node(txn.path, hdr.zxid)
+            elif t == OpCode.SET_DATA or t == OpCode.RECONFIG:
+                rc.path = txn.path
+                rc.stat = self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time)
+            elif t == OpCode.SET_ACL:
+                rc.path = txn.path
+                rc.stat = self.set_acl(txn.path, txn.acl, txn.version)
+            elif t == OpCode.CLOSE_SESSION:
+                self.kill_session(hdr.client_id, hdr.zxid, txn.paths2_delete if txn is not None else None)
+            elif t == OpCode.ERROR:
+                rc.err = txn.err
+            elif t == OpCode.CHECK:
+                rc.path = txn.path
+            elif t == OpCode.MULTI:
+                self._apply_multi(hdr, txn, rc)
+        except NoNode:
+            rc.err = Err.NONODE
+        except NodeExists:
+            rc.err = Err.NODEEXISTS
+        if t == OpCode.CREATE and rc.err == Err.NODEEXISTS:
+            # DataTree.processTxn: on replay over a fuzzy snapshot, a create that finds
+            # its node already there still moves the parent's cversion and pzxid.
+            parent = self.nodes.get(rc.path[: rc.path.rfind("/")])
+            if parent is not None and txn.parent_c_version > parent.cversion:
+                parent.cversion = txn.parent_c_version
+                parent.pzxid = hdr.zxid
+        if not sub and hdr.zxid > self.last_processed_zxid:
+            self.last_processed_zxid = hdr.zxid
+        return rc
+
+    def _apply_multi(self, hdr: TxnHeader, txn: MultiTxn, rc: ApplyResult) -> None:
+        rc.multi = []
+        failed = any(sub.type == OpCode.ERROR for sub in txn.txns)
+        post_failed = False
+        for sub in txn.txns:
+            sub_type = sub.type
+            rec_cls = _SUB_TXN.get(sub_type)
+            if rec_cls is None:
+                raise ValueError("invalid type of op %d in multi txn" % sub_type)
+            record = rec_cls.from_bytes(sub.data, exact=False)
+            if sub_type == OpCode.ERROR:
+                post_failed = True
+            if failed and sub_type != OpCode.ERROR:
+                record = ErrorTxn(Err.RUNTIMEINCONSISTENCY if post_failed else Err.OK)
+                sub_type = OpCode.ERROR
+            sub_hdr = TxnHeader(hdr.client_id, hdr.cxid, hdr.zxid, hdr.time, sub_type)
+            sub_rc = self.apply(sub_hdr, record, sub=True)
+            rc.multi.append(sub_rc)
+            if sub_rc.err != 0 and rc.err == 0:
+                rc.err = sub_rc.err
+
+    def create_node(self, path, data, acl, owner, parent_cversion, zxid, time, want_stat) -> Stat | None:
+        cut = path.rfind("/")
+        parent_name = path[:cut]
+        child_name = path[cut + 1 :]
+        parent = self.nodes.get(parent_name)
+        if parent is None:
+            raise NoNode(path)
+        acl = self.intern_acl(acl or [])
+        existing = self.nodes.get(path)
+        if existing is not None:
+            existing.acl = acl  # DataTree.createNode does this, oddly, before NODEEXISTS
+            raise NodeExists(path)
+        if parent_cversion == -1:
+            parent_cversion = parent.cversion + 1
+        if parent_cversion > parent.cversion:
+            parent.cversion = parent_cversion
+            parent.pzxid = zxid
+        if data is None:
+            data = b""
+        child = Node(data, acl, zxid, zxid, time, time, owner, zxid)
+        if parent.children is None:
+            parent.children = JavaHashSet(8)
+        parent.children.add(child_name)
+        self.nodes[path] = child
+        self.data_size += len(path) + len(data)
+        kind = ephemeral_type(owner, self.extended_types) if owner else EPHEMERAL_VOID
+        if kind == EPHEMERAL_CONTAINER:
+            self.containers[path] = None
+        elif kind == EPHEMERAL_TTL:
+            self.ttls[path] = None
+        elif owner != 0:
+            eph = self.ephemerals.get(owner)
+            if eph is None:
+                eph = self.ephemerals[owner] = JavaHashSet(16)
+            eph.add(path)
+        stat = self.stat_of(child) if want_stat else None
+        self.data_watches.trigger(path, EventType.NODE_CREATED, acl)
+        self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
+        return stat
+
+    def delete_node(self, path: str, zxid: int) -> None:
+        cut = path.rfind("/")
+        parent_name = path[:cut]
+        child_name = path[cut + 1 :]
+        parent = self.nodes.get(parent_name)
+        if parent is None:
+            raise NoNode(path)
+        if parent.children is not None:
+            parent.children.discard(child_name)
+        if zxid > parent.pzxid:
+            parent.pzxid = zxid
+        node = self.nodes.pop(path, None)
+        if node is None:
+            raise NoNode(path)
+        self.data_size -= len(path) + len(node.data)
+        owner = node.ephemeral_owner
+        if owner:
+            kind = ephemeral_type(owner, self.extended_types)
+            if kind == EPHEMERAL_CONTAINER:
+                self.containers.pop(path, None)
+            elif kind == EPHEMERAL_TTL:
+                self.ttls.pop(path, None)
+            else:
+                eph = self.ephemerals.get(owner)
+                if eph is not None:
+                    eph.discard(path)
+        fired = self.data_watches.trigger(path, EventType.NODE_DELETED, node.acl)
+        self.child_watches.trigger(path, EventType.NODE_DELETED, node.acl, fired)
+        self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
+
+    def set_data(self, path: str, data, version: int, zxid: int, time: int) -> Stat:
+        node = self.nodes.get(path)
+        if node is None:
+            raise NoNode(path)
+        if data is None:
+            data = b""
+        self.data_size += len(data) - len(node.data)
+        node.data = data
+        node.mtime = time
+        node.mzxid = zxid
+        node.version = version
+        stat = self.stat_of(node)
+        self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
+        return stat
+
+    def set_acl(self, path: str, acl: list, version: int) -> Stat:
+        node = self.nodes.get(path)
+        if node is None:
+            raise NoNode(path)
+        node.aversion = version
+        node.acl = self.intern_acl(acl or [])
+        return self.stat_of(node)
+
+    def kill_session(self, session_id: int, zxid: int, paths_in_txn: list[str] | None) -> None:
+        """DataTree.killSession: delete the session's ephemerals, those named in the txn first."""
+        local = self.ephemerals.pop(session_id, None)
+        if paths_in_txn is not None:
+            self._delete_nodes(paths_in_txn, zxid)
+        if local is None:
+            return
+        rest = local.ordered()
+        if paths_in_txn is not None:
+            named = set(paths_in_txn)
+            rest = [p for p in rest if p not in named]
+        self._delete_nodes(list(rest), zxid)
+
+    def _delete_nodes(self, paths, zxid: int) -> None:
+        for p in paths:
+            try:
+                self.delete_node(p, zxid)
+            except NoNode:
+                pass
+
+    def set_watches(self, relative_zxid, data, exist, child, persistent, recursive, watcher) -> None:
+        """DataTree.setWatches: re-arm a reconnecting client's watches or fire what it missed."""
+        from .watches import PERSISTENT, PERSISTENT_RECURSIVE
+
+        deliver = self._deliver
+        for path in data or ():
+            node = self.nodes.get(path)
+            if node is None:
+                deliver(watcher, EventType.NODE_DELETED, path, None)
+            elif node.mzxid > relative_zxid:
+                deliver(watcher, EventType.NODE_DATA_CHANGED, path, None)
+            else:
+                self.data_watches.add(path, watcher)
+        for path in exist or ():
+            if self.nodes.get(path) is not None:
+                deliver(watcher, EventType.NODE_CREATED, path, None)
+            else:
+                self.data_watches.add(path, watcher)
+        for path in child or ():
+            node = self.nodes.get(path)
+            if node is None:
+                deliver(watcher, EventType.NODE_DELETED, path, None)
+            elif node.pzxid > relative_zxid:
+                deliver(watcher, EventType.NODE_CHILDREN_CHANGED, path, None)
+            else:
+                self.child_watches.add(path, watcher)
+        for path in persistent or ():
+            self.child_watches.add(path, watcher, PERSISTENT)
+            self.data_watches.add(path, watcher, PERSISTENT)
+        for path in recursive or ():
+            self.child_watches.add(path, watcher, PERSISTENT_RECURSIVE)
+            self.data_watches.add(path, watcher, PERSISTENT_RECURSIVE)
+
+    def remove_watcher(self, watcher) -> None:
+        self.data_watches.remove_watcher(watcher)
+        self.child_watches.remove_watcher(watcher)
+
+    def container_candidates(self, wall_ms: int, max_never_used_ms: int = 0) -> list[str]:
+        """ContainerManager.getCandidates: empty used containers and expired TTL nodes."""
+        out = []
+        for path in self.containers:
+            node = self.nodes.get(path)
+            if node is not None and not node.children:
+                if node.cversion > 0:
+                    out.append(path)
+                elif max_never_used_ms and wall_ms - node.mtime > max_never_used_ms:
+                    out.append(path)
+        for path in self.ttls:
+            node = self.nodes.get(path)
+            if node is not None and not node.children:
+                ttl = ttl_of(node.ephemeral_owner)
+                if ttl and wall_ms - node.mtime > ttl:
+                    out.append(path)
+        return out
+
+    def ephemeral_count(self) -> int:
+        return sum(len(s) for s in self.ephemerals.values())

@@ -1,0 +1,1 @@
+"""The Twisted edge: bytes in, bytes out.  No ZooKeeper rule lives here."""

@@ -1,0 +1,284 @@
+"""Start ZooKeeper-protocol servers as processes: real Apache ZooKeeper and zkcompat.
+
+Both classes share one shape (``start()``, ``stop()``, ``host``, ``port``,
+``hosts``, context manager) so that the conformance suite, the compat tests
+and the benchmark can run the same thing against either server.
+
+``RealZooKeeper`` runs Debian's Apache ZooKeeper 3.8 (``apt-get install -y
+zookeeper``; installed on demand when apt is there and we are root, or found
+through ZOOKEEPER_CLASSPATH / ZOOKEEPER_HOME).  It is ready when ``srvr``
+answers with a Mode line: the port opens before the server serves, and a
+readiness ConnectRequest would itself create a session (a txn), which we avoid.
+
+``ZkcompatProcess`` runs ``python -m zkcompat serve --port 0 --print-port`` and
+reads the bound port from its first stdout line, so no port is ever guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEBIAN_JARS = Path("/usr/share/java")
+ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def four_letter_word(host: str, port: int, cmd: str, timeout: float = 5.0) -> str:
+    """Send a four-letter word and return the whole answer (the server closes after it)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(cmd.encode("ascii"))
+        chunks = []
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def ensure_real_zookeeper_installed() -> str:
+    """Return the classpath of Apache ZooKeeper, installing Debian's package if needed."""
+    env_cp = os.environ.get("ZOOKEEPER_CLASSPATH")
+    if env_cp:
+        return env_cp
+    home = os.environ.get("ZOOKEEPER_HOME")
+    if home:
+        jars = sorted(str(p) for p in Path(home).glob("lib/*.jar")) + sorted(str(p) for p in Path(home).glob("*.jar"))
+        if jars:
+            return os.pathsep.join(jars)
+    jar = DEBIAN_JARS / "zookeeper.jar"
+    if not jar.exists():
+        if shutil.which("apt-get") and os.geteuid() == 0:
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update"], check=False, env=env, stdout=subprocess.DEVNULL)
+            subprocess.run(["apt-get", "install", "-y", "zookeeper"], check=True, env=env, stdout=subprocess.DEVNULL)
+        if not jar.exists():
+            raise ServerStartError(
+                "Apache ZooKeeper is not installed: run `apt-get install -y zookeeper` "
+                "or set ZOOKEEPER_HOME / ZOOKEEPER_CLASSPATH"
+            )
+    # zookeeper.jar's manifest names its dependencies; log4j + its slf4j binding give us a log.
+    extra = [DEBIAN_JARS / n for n in ("zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")]
+    return os.pathsep.join(str(p) for p in [jar, *extra] if p.exists())
+
+
+class _ProcessServer:
+    host = "127.0.0.1"
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def hosts(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def four_letter_word(self, cmd: str) -> str:
+        return four_letter_word(self.host, self.port, cmd)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies without any cleanup, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def _terminate(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self.proc = None
+
+
+class RealZooKeeper(_ProcessServer):
+    """One standalone Apache ZooKeeper server on a free loopback port, with a fresh data dir."""
+
+    def __init__(
+        self,
+        *,
+        tick_time: int = 2000,
+        min_session_timeout: int | None = None,
+        max_session_timeout: int | None = None,
+        extended_types: bool = True,
+        super_digest: str | None = None,
+        jute_maxbuffer: int | None = None,
+        four_letter_words: str = "*",
+        max_client_cnxns: int | None = None,
+        extra_cfg: dict[str, str] | None = None,
+        system_properties: dict[str, str] | None = None,
+        port: int | None = None,
+    ):
+        self.tick_time = tick_time
+        self.min_session_timeout = min_session_timeout
+        self.max_session_timeout = max_session_timeout
+        self.extended_types = extended_types
+        self.super_digest = super_digest
+        self.jute_maxbuffer = jute_maxbuffer
+        self.four_letter_words = four_letter_words
+        self.max_client_cnxns = max_client_cnxns
+        self.extra_cfg = dict(extra_cfg or {})
+        self.system_properties = dict(system_properties or {})
+        self.requested_port = port
+        self.workdir: Path | None = None
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.workdir / "log" / "zookeeper.log" if self.workdir else None
+
+    def start(self, timeout: float = 60.0) -> RealZooKeeper:
+        classpath = ensure_real_zookeeper_installed()
+        self.workdir = Path(tempfile.mkdtemp(prefix="realzk-"))
+        data = self.workdir / "data"
+        logdir = self.workdir / "log"
+        data.mkdir()
+        logdir.mkdir()
+        self.port = self.requested_port or free_port(self.host)
+        cfg = {
+            "tickTime": str(self.tick_time),
+            "dataDir": str(data),
+            "clientPort": str(self.port),
+            "clientPortAddress": self.host,
+            "admin.enableServer": "false",
+            "4lw.commands.whitelist": self.four_letter_words,
+        }
+        if self.min_session_timeout is not None:
+            cfg["minSessionTimeout"] = str(self.min_session_timeout)
+        if self.max_session_timeout is not None:
+            cfg["maxSessionTimeout"] = str(self.max_session_timeout)
+        if self.max_client_cnxns is not None:
+            cfg["maxClientCnxns"] = str(self.max_client_cnxns)
+        cfg.update(self.extra_cfg)
+        (self.workdir / "zoo.cfg").write_text("".join("%s=%s\n" % kv for kv in cfg.items()))
+        (self.workdir / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, FILE\n"
+            "log4j.appender.FILE=org.apache.log4j.FileAppender\n"
+            "log4j.appender.FILE.File=%s\n"
+            "log4j.appender.FILE.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.FILE.layout.ConversionPattern=%%d{ISO8601} - %%-5p [%%t:%%C{1}@%%L] - %%m%%n\n"
+            % (logdir / "zookeeper.log")
+        )
+        props = {
+            "zookeeper.log.dir": str(logdir),
+            "log4j.configuration": "file:%s" % (self.workdir / "log4j.properties"),
+            "zookeeper.extendedTypesEnabled": "true" if self.extended_types else "false",
+        }
+        if self.super_digest:
+            props["zookeeper.DigestAuthenticationProvider.superDigest"] = self.super_digest
+        if self.jute_maxbuffer is not None:
+            props["jute.maxbuffer"] = str(self.jute_maxbuffer)
+        props.update(self.system_properties)
+        java = shutil.which("java") or "java"
+        cmd = [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath]
+        cmd += ["-D%s=%s" % kv for kv in props.items()]
+        cmd += ["org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.workdir / "zoo.cfg")]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=open(logdir / "stdout.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerStartError("real ZooKeeper exited with %s; see %s" % (self.proc.returncode, logdir))
+            try:
+                if "Mode:" in four_letter_word(self.host, self.port, "srvr", timeout=1.0):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ServerStartError("real ZooKeeper did not start serving within %.0fs" % timeout)
+
+    def stop(self) -> None:
+        self._terminate()
+        if self.workdir is not None and not os.environ.get("ZKCOMPAT_KEEP_SERVER_DIRS"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
+class ZkcompatProcess(_ProcessServer):
+    """``zkcompat serve`` as users run it, in a subprocess, on a port it binds itself."""
+
+    def __init__(self, *args: str, config: dict[str, str] | None = None, env: dict[str, str] | None = None):
+        self.args = list(args)
+        self.config = dict(config or {})
+        self.env = env
+        self.workdir: Path | None = None
+        self.stderr_path: Path | None = None
+
+    def start(self, timeout: float = 30.0) -> ZkcompatProcess:
+        self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
+        cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", "0", "--print-port"]
+        if self.config:
+            cfg = self.workdir / "zoo.cfg"
+            cfg.write_text("".join("%s=%s\n" % kv for kv in self.config.items()))
+            cmd += ["--config", str(cfg)]
+        if "--data-dir" not in self.args and "--in-memory" not in self.args:
+            cmd.append("--in-memory")
+        cmd += self.args
+        self.stderr_path = self.workdir / "stderr.log"
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=open(self.stderr_path, "wb"),
+            env=dict(os.environ, **(self.env or {})),
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        line = self._readline(timeout)
+        try:
+            self.port = int(line.strip())
+        except ValueError:
+            self.stop()
+            raise ServerStartError("zkcompat serve printed %r instead of its port; see %s" % (line, self.stderr_path))
+        return self
+
+    def _readline(self, timeout: float) -> str:
+        import selectors
+
+        assert self.proc is not None and self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            self.kill()
+            raise ServerStartError("zkcompat serve did not report its port within %.0fs" % timeout)
+        return self.proc.stdout.readline().decode()
+
+    def stop(self) -> None:
+        self._terminate()
+        if self.workdir is not None and not os.environ.get("ZKCOMPAT_KEEP_SERVER_DIRS"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None

@@ -24,10 +24,16 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="print the bound client port on stdout once serving (useful with --port 0)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level on stderr (default INFO)")
+    sub.add_parser("bench", help="load-test any ZooKeeper-protocol server", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from zkcompat.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -19,7 +19,7 @@ the first failing check decides the error code a client sees.
 
 from __future__ import annotations
 
-from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode, Perms
+from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode
 from protocol.jute import JuteError
 from protocol.messages import UnknownMultiOp, decode_multi
 from protocol.records import (
@@ -353,7 +353,7 @@ class Prep:
             path = rec.path
             parent_path = self._parent_and_validate(path)
             parent = self.record_for(parent_path)
-            self.auth.check_or_raise(parent.acl, Perms.DELETE, auth_ids, path)
+            self.auth.check_or_raise(parent.acl, 8, auth_ids, path)
             node = self.record_for(path)
             self._check_version(node.version, rec.version, path)
             if node.child_count > 0:
@@ -376,7 +376,7 @@ class Prep:
             path = rec.path
             validate_path(path)
             node = self.record_for(path)
-            self.auth.check_or_raise(node.acl, Perms.WRITE, auth_ids, path)
+            self.auth.check_or_raise(node.acl, 2, auth_ids, path)
             version = self._check_version(node.version, rec.version, path)
             c = node.copy(zxid)
             c.version = version
@@ -391,7 +391,7 @@ class Prep:
             validate_path(path)
             acl = self.auth.fixup(path, auth_ids, rec.acl)
             node = self.record_for(path)
-            self.auth.check_or_raise(node.acl, Perms.ADMIN, auth_ids, path)
+            self.auth.check_or_raise(node.acl, 16, auth_ids, path)
             version = self._check_version(node.aversion, rec.version, path)
             c = node.copy(zxid)
             c.aversion = version
@@ -402,7 +402,7 @@ class Prep:
             path = rec.path
             validate_path(path)
             node = self.record_for(path)
-            self.auth.check_or_raise(node.acl, Perms.READ, auth_ids, path)
+            self.auth.check_or_raise(node.acl, 1, auth_ids, path)
             return CheckVersionTxn(path, self._check_version(node.version, rec.version, path))
         if op == OpCode.RECONFIG:
             if not self.reconfig_enabled:
@@ -445,7 +445,7 @@ class Prep:
         parent_path = path[:cut]
         acl = self.auth.fixup(path, auth_ids, rec.acl)
         parent = self.record_for(parent_path)
-        self.auth.check_or_raise(parent.acl, Perms.CREATE, auth_ids, path)
+        self.auth.check_or_raise(parent.acl, 4, auth_ids, path)
         parent_cversion = parent.cversion
         if mode.is_sequential:
             path = "%s%010d" % (path, parent_cversion)

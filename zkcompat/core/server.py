@@ -32,7 +32,7 @@ import struct
 from collections import deque
 from typing import Callable
 
-from protocol.codes import AddWatchMode, Err, EventType, KeeperState, OpCode, Perms, WatcherType, Xid
+from protocol.codes import AddWatchMode, Err, KeeperState, OpCode, Perms, WatcherType, Xid
 from protocol.framing import FrameDecoder, FrameError
 from protocol.jute import JuteError
 from protocol.messages import UnknownMultiOp, decode_connect_request, decode_multi, encode_multi_response
@@ -59,7 +59,6 @@ from protocol.records import (
     GetEphemeralsResponse,
     RemoveWatchesRequest,
     RequestHeader,
-    SetACLResponse,
     SetDataResponse,
     SetWatches,
     SetWatches2,
@@ -89,6 +88,9 @@ log = logging.getLogger("zkcompat.server")
 _LEN = struct.Struct(">i")
 _REPLY = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _NOTIFICATION_HDR = struct.Struct(">iqi").pack(Xid.NOTIFICATION, -1, 0)
+_NULL = b"\xff\xff\xff\xff"
+READ = int(Perms.READ)
+ADMIN = int(Perms.ADMIN)
 
 VALID_TYPES = frozenset(
     {
@@ -260,7 +262,7 @@ class Connection:
 
     def notify(self, event_type: int, path: str, acl) -> None:
         """Deliver a watch event, unless the connection may not read the znode (ZOOKEEPER-4799)."""
-        if acl is not None and not self.server.auth.check(acl, Perms.READ, self.auth):
+        if acl is not None and not self.server.auth.check(acl, READ, self.auth):
             return
         body = _NOTIFICATION_HDR + WatcherEvent.encode(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path))
         self.packets_sent += 1
@@ -479,6 +481,7 @@ class ZooKeeperServer:
         self.running = False
         self.started_wall_ms = clock.wall_ms()
         self.on_flush: Callable[[], None] | None = None
+        self._handlers = self._build_handlers()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -613,7 +616,13 @@ class ZooKeeperServer:
             self.stats.outstanding += 1
             self.log.append(req.prepared.hdr, req.prepared.txn, lambda: self._committed(req))
         else:
-            req.prepared = self.prep.prepare(t, req.session_id, req.xid, None, None, 0)
+            session = self.sessions.sessions.get(req.session_id)
+            if session is None:
+                req.prepared = PreparedTxn(None, None, KeeperError(Err.UNKNOWNSESSION))
+            elif session.closing:
+                req.prepared = PreparedTxn(None, None, KeeperError(Err.SESSIONEXPIRED))
+            else:
+                req.prepared = _NO_TXN
             if conn.pending:
                 conn.pending.append(req)
             else:
@@ -681,128 +690,193 @@ class ZooKeeperServer:
             conn.close_after_send()
 
     def _respond(self, req: Request) -> bytes:
-        t = req.type
+        handler = self._handlers.get(req.type)
+        if handler is None:
+            raise KeeperError(Err.UNIMPLEMENTED)
+        return handler(req)
+
+    def _build_handlers(self) -> dict:
+        return {
+            OpCode.CREATE: self._h_create,
+            OpCode.CREATE2: self._h_create2,
+            OpCode.CREATE_TTL: self._h_create2,
+            OpCode.CREATE_CONTAINER: self._h_create2,
+            OpCode.DELETE: self._h_delete,
+            OpCode.DELETE_CONTAINER: self._h_delete,
+            OpCode.CLOSE_SESSION: self._h_delete,
+            OpCode.SET_DATA: self._h_set_data,
+            OpCode.SET_ACL: self._h_set_acl,
+            OpCode.MULTI: self._h_multi,
+            OpCode.GET_DATA: self._h_get_data,
+            OpCode.EXISTS: self._h_exists,
+            OpCode.GET_CHILDREN: self._h_get_children,
+            OpCode.GET_CHILDREN2: self._h_get_children2,
+            OpCode.SYNC: self._h_sync,
+            OpCode.GET_ACL: self._h_get_acl,
+            OpCode.GET_ALL_CHILDREN_NUMBER: self._h_all_children_number,
+            OpCode.GET_EPHEMERALS: self._h_get_ephemerals,
+            OpCode.WHO_AM_I: self._h_who_am_i,
+            OpCode.MULTI_READ: self._h_multi_read,
+            OpCode.SET_WATCHES: self._h_set_watches,
+            OpCode.SET_WATCHES2: self._h_set_watches,
+            OpCode.ADD_WATCH: self._h_add_watch,
+            OpCode.CHECK_WATCHES: self._h_watches,
+            OpCode.REMOVE_WATCHES: self._h_watches,
+        }
+
+    # writes: the reply describes the applied txn
+    def _h_create(self, req):
+        return CreateResponse.encode(CreateResponse(req.rc.path))
+
+    def _h_create2(self, req):
+        return Create2Response.encode(Create2Response(req.rc.path, req.rc.stat))
+
+    def _h_delete(self, req):
+        if req.rc.err:
+            raise KeeperError(req.rc.err)
+        return b""
+
+    def _h_set_data(self, req):
+        return Stat.encode(req.rc.stat)  # SetDataResponse is just the Stat
+
+    def _h_set_acl(self, req):
+        return Stat.encode(req.rc.stat)  # SetACLResponse is just the Stat
+
+    def _h_multi(self, req):
+        return encode_multi_response(self._multi_results(req.rc))
+
+    # reads: answered from the tree as it is now
+    def _h_get_data(self, req):
+        rec, _ = GetDataRequest.decode(req.body, 0)
+        tree = self.tree
+        path = rec.path
+        node = tree.nodes.get(_path(path))
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        if not self.auth.check(node.acl, READ, req.conn.auth):
+            raise KeeperError(Err.NOAUTH)
+        if rec.watch:
+            tree.data_watches.add(path, req.conn)
+        data = node.data
+        if data is None:
+            return _NULL + tree.stat_bytes(node)
+        return _LEN.pack(len(data)) + data + tree.stat_bytes(node)
+
+    def _h_exists(self, req):
+        rec, _ = ExistsRequest.decode(req.body, 0)
+        tree = self.tree
+        path = _path(rec.path)
+        if "\0" in path:
+            raise KeeperError(Err.BADARGUMENTS)
+        node = tree.nodes.get(path)
+        if node is not None and not self.auth.check(node.acl, READ, req.conn.auth):
+            raise KeeperError(Err.NOAUTH)
+        if rec.watch:
+            tree.data_watches.add(path, req.conn)
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        return tree.stat_bytes(node)
+
+    def _h_get_children(self, req):
+        rec, _ = GetChildrenRequest.decode(req.body, 0)
+        return GetChildrenResponse.encode(GetChildrenResponse(self._get_children(rec.path, rec.watch, req.conn)[0]))
+
+    def _h_get_children2(self, req):
+        rec, _ = GetChildren2Request.decode(req.body, 0)
+        children, node = self._get_children(rec.path, rec.watch, req.conn)
+        return GetChildren2Response.encode(GetChildren2Response(children, self.tree.stat_of(node)))
+
+    def _h_sync(self, req):
+        rec, _ = SyncRequest.decode(req.body, 0)
+        return SyncResponse.encode(SyncResponse(rec.path))
+
+    def _h_get_acl(self, req):
+        rec, _ = GetACLRequest.decode(req.body, 0)
         tree = self.tree
         conn = req.conn
-        rc = req.rc
-        if t in (OpCode.CREATE,):
-            return CreateResponse.encode(CreateResponse(rc.path))
-        if t in (OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
-            return Create2Response.encode(Create2Response(rc.path, rc.stat))
-        if t in (OpCode.DELETE, OpCode.DELETE_CONTAINER, OpCode.CLOSE_SESSION):
-            if rc.err:
-                raise KeeperError(rc.err)
-            return b""
-        if t == OpCode.SET_DATA:
-            return SetDataResponse.encode(SetDataResponse(rc.stat))
-        if t == OpCode.SET_ACL:
-            return SetACLResponse.encode(SetACLResponse(rc.stat))
-        if t == OpCode.MULTI:
-            return encode_multi_response(self._multi_results(rc))
-        if t == OpCode.GET_DATA:
-            rec, _ = GetDataRequest.decode(req.body, 0)
-            return GetDataResponse.encode(self._get_data(rec.path, rec.watch, conn))
-        if t == OpCode.EXISTS:
-            rec, _ = ExistsRequest.decode(req.body, 0)
-            path = _path(rec.path)
-            if "\0" in path:
-                raise KeeperError(Err.BADARGUMENTS)
-            node = tree.nodes.get(path)
-            if node is not None:
-                self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
-            if rec.watch:
-                tree.data_watches.add(path, conn)
-            if node is None:
-                raise KeeperError(Err.NONODE)
-            return Stat.encode(tree.stat_of(node))
-        if t == OpCode.GET_CHILDREN:
-            rec, _ = GetChildrenRequest.decode(req.body, 0)
-            return GetChildrenResponse.encode(GetChildrenResponse(self._get_children(rec.path, rec.watch, conn)[0]))
-        if t == OpCode.GET_CHILDREN2:
-            rec, _ = GetChildren2Request.decode(req.body, 0)
-            children, node = self._get_children(rec.path, rec.watch, conn)
-            return GetChildren2Response.encode(GetChildren2Response(children, tree.stat_of(node)))
-        if t == OpCode.SYNC:
-            rec, _ = SyncRequest.decode(req.body, 0)
-            return SyncResponse.encode(SyncResponse(rec.path))
-        if t == OpCode.GET_ACL:
-            rec, _ = GetACLRequest.decode(req.body, 0)
-            node = tree.nodes.get(_path(rec.path))
-            if node is None:
-                raise KeeperError(Err.NONODE)
-            self.auth.check_or_raise(node.acl, Perms.READ | Perms.ADMIN, conn.auth, rec.path)
-            acl = node.acl
-            if not self.auth.check(node.acl, Perms.ADMIN, conn.auth):
-                # without ADMIN, digest ids are masked (FinalRequestProcessor)
-                acl = [
-                    ACL(a.perms, Id(a.id.scheme, _mask_digest(a.id.id))) if a.id.scheme == "digest" else a
-                    for a in acl
-                ]
-            return GetACLResponse.encode(GetACLResponse(list(acl), tree.stat_of(node)))
-        if t == OpCode.GET_ALL_CHILDREN_NUMBER:
-            rec, _ = GetAllChildrenNumberRequest.decode(req.body, 0)
-            node = tree.nodes.get(_path(rec.path))
-            if node is None:
-                raise KeeperError(Err.NONODE)
-            self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, rec.path)
-            return GetAllChildrenNumberResponse.encode(GetAllChildrenNumberResponse(tree.all_children_number(rec.path)))
-        if t == OpCode.GET_EPHEMERALS:
-            rec, _ = GetEphemeralsRequest.decode(req.body, 0)
-            prefix = rec.prefix_path
-            paths = tree.ephemerals_of(req.session_id)
-            if not (prefix is None or prefix.strip() == "" or prefix.strip() == "/"):
-                paths = [p for p in paths if p.startswith(prefix)]
-            return GetEphemeralsResponse.encode(GetEphemeralsResponse(paths))
-        if t == OpCode.WHO_AM_I:
-            return WhoAmIResponse.encode(WhoAmIResponse(self.auth.client_infos(conn.auth)))
-        if t == OpCode.MULTI_READ:
-            return encode_multi_response(self._multi_read(req, conn))
-        if t in (OpCode.SET_WATCHES, OpCode.SET_WATCHES2):
-            cls = SetWatches if t == OpCode.SET_WATCHES else SetWatches2
-            rec, _ = cls.decode(req.body, 0)
-            persistent = rec.persistent_watches if t == OpCode.SET_WATCHES2 else ()
-            recursive = rec.persistent_recursive_watches if t == OpCode.SET_WATCHES2 else ()
-            tree.set_watches(rec.relative_zxid, rec.data_watches, rec.exist_watches, rec.child_watches,
-                             persistent, recursive, conn)
-            return b""
-        if t == OpCode.ADD_WATCH:
-            rec, _ = AddWatchRequest.decode(req.body, 0)
-            mode = PERSISTENT_RECURSIVE if rec.mode == AddWatchMode.PERSISTENT_RECURSIVE else PERSISTENT
-            if rec.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
-                raise JuteError("unsupported watcher mode %d" % rec.mode)
-            tree.data_watches.add(rec.path, conn, mode)
-            tree.child_watches.add(rec.path, conn, mode)
-            return ErrorResponse.encode(ErrorResponse(0))
-        if t == OpCode.CHECK_WATCHES or t == OpCode.REMOVE_WATCHES:
-            cls = CheckWatchesRequest if t == OpCode.CHECK_WATCHES else RemoveWatchesRequest
-            rec, _ = cls.decode(req.body, 0)
-            if rec.type not in (WatcherType.CHILDREN, WatcherType.DATA, WatcherType.ANY):
-                raise JuteError("unsupported watcher type %d" % rec.type)
-            managers = {
-                WatcherType.CHILDREN: (tree.child_watches,),
-                WatcherType.DATA: (tree.data_watches,),
-                WatcherType.ANY: (tree.child_watches, tree.data_watches),
-            }[rec.type]
-            if t == OpCode.CHECK_WATCHES:
-                found = any(m.contains(rec.path, conn) for m in managers)
-            else:
-                found = False
-                for m in managers:
-                    if m.remove(rec.path, conn):
-                        found = True
-            if not found:
-                raise KeeperError(Err.NOWATCHER)
-            return b""
-        if t == OpCode.RECONFIG:
-            raise KeeperError(Err.UNIMPLEMENTED)
-        raise KeeperError(Err.UNIMPLEMENTED)
+        node = tree.nodes.get(_path(rec.path))
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        self.auth.check_or_raise(node.acl, READ | ADMIN, conn.auth, rec.path)
+        acl = node.acl
+        if not self.auth.check(node.acl, ADMIN, conn.auth):
+            # without ADMIN, digest ids are masked (FinalRequestProcessor)
+            acl = [
+                ACL(a.perms, Id(a.id.scheme, _mask_digest(a.id.id))) if a.id.scheme == "digest" else a for a in acl
+            ]
+        return GetACLResponse.encode(GetACLResponse(list(acl), tree.stat_of(node)))
+
+    def _h_all_children_number(self, req):
+        rec, _ = GetAllChildrenNumberRequest.decode(req.body, 0)
+        node = self.tree.nodes.get(_path(rec.path))
+        if node is None:
+            raise KeeperError(Err.NONODE)
+        self.auth.check_or_raise(node.acl, READ, req.conn.auth, rec.path)
+        return GetAllChildrenNumberResponse.encode(
+            GetAllChildrenNumberResponse(self.tree.all_children_number(rec.path)))
+
+    def _h_get_ephemerals(self, req):
+        rec, _ = GetEphemeralsRequest.decode(req.body, 0)
+        prefix = rec.prefix_path
+        paths = self.tree.ephemerals_of(req.session_id)
+        if not (prefix is None or prefix.strip() == "" or prefix.strip() == "/"):
+            paths = [p for p in paths if p.startswith(prefix)]
+        return GetEphemeralsResponse.encode(GetEphemeralsResponse(paths))
+
+    def _h_who_am_i(self, req):
+        return WhoAmIResponse.encode(WhoAmIResponse(self.auth.client_infos(req.conn.auth)))
+
+    def _h_multi_read(self, req):
+        return encode_multi_response(self._multi_read(req, req.conn))
+
+    def _h_set_watches(self, req):
+        t = req.type
+        cls = SetWatches if t == OpCode.SET_WATCHES else SetWatches2
+        rec, _ = cls.decode(req.body, 0)
+        persistent = rec.persistent_watches if t == OpCode.SET_WATCHES2 else ()
+        recursive = rec.persistent_recursive_watches if t == OpCode.SET_WATCHES2 else ()
+        self.tree.set_watches(rec.relative_zxid, rec.data_watches, rec.exist_watches, rec.child_watches,
+                              persistent, recursive, req.conn)
+        return b""
+
+    def _h_add_watch(self, req):
+        rec, _ = AddWatchRequest.decode(req.body, 0)
+        if rec.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
+            raise JuteError("unsupported watcher mode %d" % rec.mode)
+        mode = PERSISTENT_RECURSIVE if rec.mode == AddWatchMode.PERSISTENT_RECURSIVE else PERSISTENT
+        self.tree.data_watches.add(rec.path, req.conn, mode)
+        self.tree.child_watches.add(rec.path, req.conn, mode)
+        return ErrorResponse.encode(ErrorResponse(0))
+
+    def _h_watches(self, req):
+        tree = self.tree
+        conn = req.conn
+        check = req.type == OpCode.CHECK_WATCHES
+        rec, _ = (CheckWatchesRequest if check else RemoveWatchesRequest).decode(req.body, 0)
+        if rec.type not in (WatcherType.CHILDREN, WatcherType.DATA, WatcherType.ANY):
+            raise JuteError("unsupported watcher type %d" % rec.type)
+        managers = {
+            WatcherType.CHILDREN: (tree.child_watches,),
+            WatcherType.DATA: (tree.data_watches,),
+            WatcherType.ANY: (tree.child_watches, tree.data_watches),
+        }[rec.type]
+        if check:
+            found = any(m.contains(rec.path, conn) for m in managers)
+        else:
+            found = False
+            for m in managers:
+                if m.remove(rec.path, conn):
+                    found = True
+        if not found:
+            raise KeeperError(Err.NOWATCHER)
+        return b""
 
     def _get_data(self, path, watch, conn) -> GetDataResponse:
         tree = self.tree
         node = tree.nodes.get(_path(path))
         if node is None:
             raise KeeperError(Err.NONODE)
-        self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
+        self.auth.check_or_raise(node.acl, READ, conn.auth, path)
         if watch:
             tree.data_watches.add(path, conn)
         return GetDataResponse(node.data, tree.stat_of(node))
@@ -812,7 +886,7 @@ class ZooKeeperServer:
         node = tree.nodes.get(_path(path))
         if node is None:
             raise KeeperError(Err.NONODE)
-        self.auth.check_or_raise(node.acl, Perms.READ, conn.auth, path)
+        self.auth.check_or_raise(node.acl, READ, conn.auth, path)
         children = node.child_names()
         if watch:
             tree.child_watches.add(path, conn)
@@ -859,6 +933,9 @@ class ZooKeeperServer:
 
     def _deliver(self, conn: Connection, event_type: int, path: str, acl) -> None:
         conn.notify(event_type, path, acl)
+
+
+_NO_TXN = PreparedTxn(None, None)
 
 
 def _path(path: str | None) -> str:

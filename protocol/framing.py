@@ -34,17 +34,24 @@ def frame(body: bytes) -> bytes:
 
 
 class FrameDecoder:
-    __slots__ = ("frame_bytes_max", "_buf")
+    """Splits a stream into frames.  Frames complete before a bad length prefix are
+    still returned; the bad prefix is then reported in ``error`` (and raised by the
+    next ``feed``), so a peer's good requests are answered before it is cut off."""
+
+    __slots__ = ("frame_bytes_max", "_buf", "error")
 
     def __init__(self, frame_bytes_max: int = JUTE_MAXBUFFER_DEFAULT):
         self.frame_bytes_max = frame_bytes_max
         self._buf = b""
+        self.error: FrameError | None = None
 
     @property
     def buffered_bytes(self) -> int:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self.error is not None:
+            raise self.error
         buf = self._buf + data if self._buf else data
         frames = []
         pos = 0
@@ -55,7 +62,10 @@ class FrameDecoder:
             (n,) = unpack(buf, pos)
             if n < 0 or n > limit:
                 self._buf = b""
-                raise FrameError(n, limit)
+                self.error = FrameError(n, limit)
+                if not frames:
+                    raise self.error
+                return frames
             if end - pos - 4 < n:
                 break
             frames.append(buf[pos + 4 : pos + 4 + n])

@@ -102,13 +102,13 @@ class _UString(c.Construct):
             return None
         if n < 0:
             raise c.StreamError("negative string length %d" % n, path=path)
-        return c.stream_read(stream, n, path).decode("utf-8", "replace")
+        return java_utf8_decode(c.stream_read(stream, n, path))
 
     def _build(self, obj, stream, context, path):
         if obj is None:
             c.stream_write(stream, b"\xff\xff\xff\xff", 4, path)
         else:
-            data = obj.encode("utf-8", "surrogatepass")
+            data = java_utf8(obj)
             c.stream_write(stream, len(data).to_bytes(4, "big", signed=True), 4, path)
             c.stream_write(stream, data, len(data), path)
         return obj
@@ -241,6 +241,92 @@ def _rd_buffer(buf, pos):
     return bytes(buf[pos:end]), end
 
 
+_REPL = "\ufffd"
+
+
+def _cont(b: int) -> bool:
+    return (b & 0xC0) == 0x80
+
+
+def java_utf8_decode(b: bytes) -> str:
+    """``new String(bytes, UTF_8)`` as JDK 17 decodes it, malformed input included.
+
+    Valid UTF-8 decodes as usual.  Malformed sequences become U+FFFD the way
+    the JDK counts them, which is not Python's way: a 3-byte encoded surrogate
+    (CESU-8, what ZooKeeper itself writes for characters beyond the BMP) is
+    *one* U+FFFD in Java and three in Python.
+    """
+    try:
+        return str(b, "utf-8")
+    except UnicodeDecodeError:
+        pass
+    out = []
+    sp, sl = 0, len(b)
+    while sp < sl:
+        b1 = b[sp]
+        sp += 1
+        if b1 < 0x80:
+            out.append(chr(b1))
+        elif (b1 >> 5) == 0b110 and (b1 & 0x1E) != 0:  # 2 bytes, not overlong
+            if sp < sl:
+                b2 = b[sp]
+                if not _cont(b2):
+                    out.append(_REPL)
+                else:
+                    sp += 1
+                    out.append(chr(((b1 & 0x1F) << 6) | (b2 & 0x3F)))
+                continue
+            out.append(_REPL)
+            break
+        elif (b1 >> 4) == 0b1110:  # 3 bytes
+            if sp + 1 < sl:
+                b2, b3 = b[sp], b[sp + 1]
+                if (b1 == 0xE0 and (b2 & 0xE0) == 0x80) or not _cont(b2) or not _cont(b3):
+                    out.append(_REPL)
+                    # malformed3: skip 1 or 2 bytes from the lead byte (which is consumed already)
+                    if not ((b1 == 0xE0 and (b2 & 0xE0) == 0x80) or not _cont(b2)):
+                        sp += 1
+                    continue
+                sp += 2
+                c = ((b1 & 0x0F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
+                out.append(_REPL if 0xD800 <= c <= 0xDFFF else chr(c))
+                continue
+            if sp < sl and ((b1 == 0xE0 and (b[sp] & 0xE0) == 0x80) or not _cont(b[sp])):
+                out.append(_REPL)
+                continue
+            out.append(_REPL)
+            break
+        elif (b1 >> 3) == 0b11110:  # 4 bytes
+            if sp + 2 < sl:
+                b2, b3, b4 = b[sp], b[sp + 1], b[sp + 2]
+                uc = ((b1 & 0x07) << 18) | ((b2 & 0x3F) << 12) | ((b3 & 0x3F) << 6) | (b4 & 0x3F)
+                if not (_cont(b2) and _cont(b3) and _cont(b4)) or not 0x10000 <= uc <= 0x10FFFF:
+                    out.append(_REPL)
+                    if (b1 > 0xF4 or (b1 == 0xF0 and not 0x90 <= b2 <= 0xBF) or (b1 == 0xF4 and (b2 & 0xF0) != 0x80)
+                            or not _cont(b2)):
+                        pass  # malformed4 == 1: only the lead byte
+                    elif not _cont(b3):
+                        sp += 1
+                    else:
+                        sp += 2
+                    continue
+                sp += 3
+                out.append(chr(uc))
+                continue
+            if b1 > 0xF4 or (sp < sl and ((b1 == 0xF0 and not 0x90 <= b[sp] <= 0xBF)
+                                          or (b1 == 0xF4 and (b[sp] & 0xF0) != 0x80) or not _cont(b[sp]))):
+                out.append(_REPL)
+                continue
+            sp += 1
+            out.append(_REPL)
+            if sp < sl and not _cont(b[sp]):
+                continue
+            break
+        else:
+            out.append(_REPL)
+    return "".join(out)
+
+
 def _rd_ustring(buf, pos):
     (n,) = _I32.unpack_from(buf, pos)
     pos += 4
@@ -253,7 +339,7 @@ def _rd_ustring(buf, pos):
     try:
         return str(raw, "utf-8"), end
     except UnicodeDecodeError:
-        return str(raw, "utf-8", "replace"), end
+        return java_utf8_decode(bytes(raw)), end
 
 
 def _rd_vector_count(buf, pos):
@@ -267,10 +353,32 @@ def _wr_buffer(b):
     return _I32.pack(len(b)) + b
 
 
+def java_utf8(s: str) -> bytes:
+    """BinaryOutputArchive.writeString's encoding: UTF-8 of each UTF-16 code unit.
+
+    Characters outside the BMP become two 3-byte sequences (one per surrogate),
+    as ZooKeeper writes them; everything else is plain UTF-8.
+    """
+    if s.isascii():
+        return s.encode("ascii")
+    if max(s) <= "\uffff":
+        return s.encode("utf-8", "surrogatepass")
+    units = []
+    for ch in s:
+        o = ord(ch)
+        if o > 0xFFFF:
+            o -= 0x10000
+            units.append(chr(0xD800 + (o >> 10)))
+            units.append(chr(0xDC00 + (o & 0x3FF)))
+        else:
+            units.append(ch)
+    return "".join(units).encode("utf-8", "surrogatepass")
+
+
 def _wr_ustring(s):
     if s is None:
         return b"\xff\xff\xff\xff"
-    b = s.encode("utf-8", "surrogatepass")
+    b = java_utf8(s)
     return _I32.pack(len(b)) + b
 
 

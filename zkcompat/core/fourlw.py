@@ -234,6 +234,8 @@ def monitor(server) -> list[tuple[str, str]]:
     open_fds, max_fds = _fd_counts()
     uptime = server.clock.wall_ms() - server.started_wall_ms
     watch_count = tree.data_watches.watch_count() + tree.child_watches.watch_count()
+    # the gauges and counters of ZooKeeper 3.8's mntr, in its order; the per-processor
+    # summaries (avg/min/max/cnt/sum/pNN of internal queues) are not emitted
     return [
         ("zk_version", ZK_VERSION),
         ("zk_server_state", "standalone"),
@@ -243,8 +245,12 @@ def monitor(server) -> list[tuple[str, str]]:
         ("zk_outstanding_requests", str(st.outstanding)),
         ("zk_znode_count", str(tree.node_count)),
         ("zk_global_sessions", str(len(server.sessions.sessions))),
+        ("zk_non_mtls_remote_conn_count", "0"),
+        ("zk_last_client_response_size", "-1"),
         ("zk_packets_sent", str(st.packets_sent)),
         ("zk_packets_received", str(st.packets_received)),
+        ("zk_max_client_response_size", "-1"),
+        ("zk_connection_drop_probability", "0.0"),
         ("zk_watch_count", str(watch_count)),
         ("zk_auth_failed_count", str(st.auth_failed)),
         ("zk_min_latency", str(st.min_latency or 0)),
@@ -254,5 +260,9 @@ def monitor(server) -> list[tuple[str, str]]:
         ("zk_local_sessions", "0"),
         ("zk_uptime", str(uptime)),
         ("zk_max_latency", str(st.max_latency)),
+        ("zk_outstanding_tls_handshake", "0"),
+        ("zk_min_client_response_size", "-1"),
+        ("zk_non_mtls_local_conn_count", "0"),
+        ("zk_proposal_count", "0"),
         ("zk_connection_rejected", str(st.connections_rejected)),
     ]

@@ -206,6 +206,11 @@ class Prep:
                 return PreparedTxn(hdr, txn)
             if op == OpCode.CREATE_SESSION:
                 hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
+                if body is not None:
+                    # sent by a client: ZooKeeper reads the timeout from the request body
+                    if len(body) < 4:
+                        raise JuteError("createSession without a timeout")
+                    session_timeout = int.from_bytes(body[:4], "big", signed=True)
                 return PreparedTxn(hdr, CreateSessionTxn(session_timeout))
             if op == OpCode.CLOSE_SESSION:
                 hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)

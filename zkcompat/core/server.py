@@ -57,6 +57,7 @@ from protocol.records import (
     GetDataResponse,
     GetEphemeralsRequest,
     GetEphemeralsResponse,
+    GetSASLRequest,
     RemoveWatchesRequest,
     RequestHeader,
     SetDataResponse,
@@ -121,6 +122,7 @@ VALID_TYPES = frozenset(
         OpCode.REMOVE_WATCHES,
         OpCode.ADD_WATCH,
         OpCode.WHO_AM_I,
+        OpCode.CREATE_SESSION,
     }
 )  # Request.isValid (3.8.6: check is valid only inside multi, ZOOKEEPER-2623)
 
@@ -172,6 +174,14 @@ LAST_OP = {
     OpCode.WHO_AM_I: "HOMI",
     OpCode.GET_EPHEMERALS: "GETE",
 }
+
+
+class ErrorWithBody(KeeperError):
+    """An error reply that still carries a body (FinalRequestProcessor had built it already)."""
+
+    def __init__(self, code: int, body: bytes):
+        super().__init__(code)
+        self.body = body
 
 
 class Transport:
@@ -303,6 +313,13 @@ class Connection:
                 self._connect(frame)
             else:
                 self._packet(frame)
+        if self.decoder.error is not None and self.state < CLOSING:
+            # the frames before the bad length were served; now the connection ends
+            log.warning("closing %s:%d: %s", self.remote_ip, self.remote_port, self.decoder.error)
+            if self.state == CONNECTING:
+                self.abort()
+            else:
+                self.close_after_send()
 
     def connection_lost(self) -> None:
         if self.state == CLOSED:
@@ -439,11 +456,17 @@ class Connection:
         self.send_reply(xid, 0, Err.OK)
 
     def _sasl(self, xid: int, body: bytes) -> None:
-        # No SASL mechanism is configured: ZooKeeper fails the exchange and closes the connection.
-        log.warning("Client /%s:%d failed to SASL authenticate: no SASL mechanism is configured", self.remote_ip,
-                    self.remote_port)
-        self.send_reply(xid, 0, Err.AUTHFAILED)
-        self.close_after_send()
+        try:
+            GetSASLRequest.decode(body, 0)
+        except JuteError:
+            log.warning("closing %s:%d: malformed GetSASLRequest", self.remote_ip, self.remote_port)
+            self.abort()
+            return
+        # No SASL mechanism is configured: ZooKeeper's saslServer is null, the exchange
+        # logs an error and the client gets OK with a null token (processSasl).
+        log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
+                  self.session_id & (2**64 - 1))
+        self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
 
     def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
         latency = now_ms - req.start_ms
@@ -658,7 +681,7 @@ class ZooKeeperServer:
         if conn is None or conn.state == CLOSED:
             return
         t = req.type
-        if t == OpCode.CREATE_SESSION:
+        if t == OpCode.CREATE_SESSION and req.prepared.hdr.type == OpCode.CREATE_SESSION:
             conn.finish_session_init(True)
             return
         tree = self.tree
@@ -671,6 +694,9 @@ class ZooKeeperServer:
             if prepared.error is not None and t != OpCode.MULTI:
                 raise prepared.error
             body = self._respond(req)
+        except ErrorWithBody as e:
+            err = e.code
+            body = e.body
         except KeeperError as e:
             err = e.code
             body = b""
@@ -901,7 +927,8 @@ class ZooKeeperServer:
             elif st == OpCode.CREATE:
                 out.append((OpCode.CREATE, CreateResponse(sub.path)))
             elif st in (OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
-                out.append((st, Create2Response(sub.path, sub.stat)))
+                # OpResult.CreateResult(path, stat) is always typed create2 on the wire
+                out.append((OpCode.CREATE2, Create2Response(sub.path, sub.stat)))
             elif st in (OpCode.DELETE, OpCode.DELETE_CONTAINER):
                 out.append((st, None))
             elif st == OpCode.SET_DATA:
@@ -914,10 +941,14 @@ class ZooKeeperServer:
 
     def _multi_read(self, req: Request, conn: Connection) -> list:
         ops, _ = decode_multi(req.body, 0)
+        reads = [op_type in (OpCode.GET_CHILDREN, OpCode.GET_DATA) for op_type, _ in ops]
+        if any(reads) and not all(reads):
+            raise JuteError("mixing read and write operations")  # MultiOperationRecord refuses it
+        if ops and not reads[0]:
+            # FinalRequestProcessor has already made the (empty) MultiResponse when it meets the
+            # first write op: the MARSHALLINGERROR reply carries that empty response
+            raise ErrorWithBody(Err.MARSHALLINGERROR, encode_multi_response([]))
         out = []
-        for op_type, rec in ops:
-            if op_type not in (OpCode.GET_CHILDREN, OpCode.GET_DATA):
-                raise JuteError("invalid type of readOp %d" % op_type)
         for op_type, rec in ops:
             try:
                 # MultiOperationRecord keeps only the path of a read op: multiRead never sets watches

@@ -472,22 +472,25 @@ class DataTree:
         self.child_watches.remove_watcher(watcher)
 
     def container_candidates(self, wall_ms: int, max_never_used_ms: int = 0) -> list[str]:
-        """ContainerManager.getCandidates: empty used containers and expired TTL nodes."""
-        out = []
+        """ContainerManager.getCandidates: empty used containers and expired TTL nodes.
+
+        ZooKeeper collects them in a HashSet and deletes them in its iteration order.
+        """
+        out = JavaHashSet(16)
         for path in self.containers:
             node = self.nodes.get(path)
             if node is not None and not node.children:
                 if node.cversion > 0:
-                    out.append(path)
+                    out.add(path)
                 elif max_never_used_ms and wall_ms - node.mtime > max_never_used_ms:
-                    out.append(path)
+                    out.add(path)
         for path in self.ttls:
             node = self.nodes.get(path)
             if node is not None and not node.children:
                 ttl = ttl_of(node.ephemeral_owner)
                 if ttl and wall_ms - node.mtime > ttl:
-                    out.append(path)
-        return out
+                    out.add(path)
+        return list(out.ordered())
 
     def ephemeral_count(self) -> int:
         return sum(len(s) for s in self.ephemerals.values())

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .javahash import JavaHashSet
+
 STANDARD = 0
 PERSISTENT = 1
 PERSISTENT_RECURSIVE = 2
@@ -46,7 +48,7 @@ class WatchManager:
 
     def __init__(self, deliver: Callable):
         self.table: dict[str, dict] = {}  # path -> {watcher: None}, insertion ordered
-        self.by_watcher: dict = {}  # watcher -> {path: None}
+        self.by_watcher: dict = {}  # watcher -> JavaHashSet of paths (wchc lists them in Java's order)
         self.modes: dict = {}  # (watcher, path) -> PERSISTENT | PERSISTENT_RECURSIVE
         self.recursive_count = 0
         self.deliver = deliver
@@ -58,17 +60,14 @@ class WatchManager:
         watchers[watcher] = None
         paths = self.by_watcher.get(watcher)
         if paths is None:
-            paths = self.by_watcher[watcher] = {}
+            paths = self.by_watcher[watcher] = JavaHashSet(16)
         key = (watcher, path)
         old = self.modes.pop(key, STANDARD)
         if mode != STANDARD:
             self.modes[key] = mode
         if (old == PERSISTENT_RECURSIVE) != (mode == PERSISTENT_RECURSIVE):
             self.recursive_count += 1 if mode == PERSISTENT_RECURSIVE else -1
-        if path in paths:
-            return False
-        paths[path] = None
-        return True
+        return paths.add(path)
 
     def _forget_mode(self, watcher, path: str) -> None:
         old = self.modes.pop((watcher, path), STANDARD)
@@ -91,9 +90,8 @@ class WatchManager:
     def remove(self, path: str, watcher) -> bool:
         """removeWatches for one (path, watcher): False if it had none."""
         paths = self.by_watcher.get(watcher)
-        if paths is None or path not in paths:
+        if paths is None or not paths.discard(path):
             return False
-        del paths[path]
         watchers = self.table.get(path)
         if watchers is None or watcher not in watchers:
             return False
@@ -127,7 +125,7 @@ class WatchManager:
                     del watchers[w]
                     paths = self.by_watcher.get(w)
                     if paths is not None:
-                        paths.pop(path, None)
+                        paths.discard(path)
             if not watchers:
                 del table[path]
         else:
@@ -148,7 +146,7 @@ class WatchManager:
                             del watchers[w]
                             paths = self.by_watcher.get(w)
                             if paths is not None:
-                                paths.pop(p, None)
+                                paths.discard(p)
                 if not watchers:
                     del table[p]
             if not fired_set:

@@ -99,7 +99,7 @@ def run(server, cmd: str, conn, rest: bytes) -> str:
     if cmd == "dirs":
         return "datadir_size: 0\nlogdir_size: 0\n"
     if cmd == "hash":
-        return ""
+        return "".join("%x: %d\n" % (zxid, digest) for zxid, digest in server.tree.digest_log)
     return ""
 
 

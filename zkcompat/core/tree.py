@@ -28,6 +28,7 @@ HashSet iterates, byte for byte like ZooKeeper.
 from __future__ import annotations
 
 import struct
+import zlib
 from typing import Callable
 
 from protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
@@ -52,6 +53,29 @@ _TTL_MASK = 0xFF00000000000000
 _TTL_VALUE_MASK = ~(0xFF00000000000000 | 0x00FFFF0000000000) & 0xFFFFFFFFFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
 _STAT = struct.Struct(">qqqqiiiqiiq")
+_DIGEST_STAT = struct.Struct(">qqqqqiiiq")
+DIGEST_VERSION = 2
+DIGEST_LOG_INTERVAL = 128  # zxids whose digest the `hash` command lists
+DIGEST_LOG_LIMIT = 1024
+
+
+def node_digest(path: str, node) -> int:
+    """DigestCalculator.calculateDigest: CRC32 of path, data and the persisted stat.
+
+    Nodes under /zookeeper/ are left out of the tree digest; the root digests as "".
+    """
+    if path.startswith("/zookeeper/"):
+        return 0
+    if path == "/":
+        path = ""
+    crc = zlib.crc32(path.encode("utf-8"))
+    if node.data is not None:
+        crc = zlib.crc32(node.data, crc)
+    return zlib.crc32(
+        _DIGEST_STAT.pack(node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime, node.version, node.cversion,
+                          node.aversion, node.ephemeral_owner),
+        crc,
+    )
 
 EPHEMERAL_VOID, EPHEMERAL_NORMAL, EPHEMERAL_CONTAINER, EPHEMERAL_TTL = 0, 1, 2, 3
 
@@ -91,6 +115,7 @@ class Node:
         "ephemeral_owner",
         "pzxid",
         "children",
+        "digest",
     )
 
     def __init__(self, data, acl, czxid=0, mzxid=0, ctime=0, mtime=0, ephemeral_owner=0, pzxid=0):
@@ -106,6 +131,7 @@ class Node:
         self.ephemeral_owner = ephemeral_owner
         self.pzxid = pzxid
         self.children: JavaHashSet | None = None
+        self.digest = 0  # node_digest() as of the last change (the tree digest adds these up)
 
     def child_count(self) -> int:
         c = self.children
@@ -174,6 +200,24 @@ class DataTree:
         self.nodes["/zookeeper/quota"] = quota
         self.nodes["/zookeeper/config"] = config
         self.data_size = sum(len(p) + len(n.data) for p, n in self.nodes.items() if p)
+        self.digest = 0  # AdHash of every node digest, modulo 2**64
+        for path in ("/", "/zookeeper"):
+            self._digest_add(path, self.nodes[path])
+        self.digest_log: list[tuple[int, int]] = []
+
+    # --- the tree digest (NodeHashMapImpl + AdHash) ------------------------------------
+
+    def _digest_add(self, path: str, node: Node) -> None:
+        node.digest = node_digest(path, node)
+        self.digest = (self.digest + node.digest) & _U64
+
+    def _digest_remove(self, node: Node) -> None:
+        self.digest = (self.digest - node.digest) & _U64
+
+    @property
+    def signed_digest(self) -> int:
+        d = self.digest
+        return d - (1 << 64) if d >> 63 else d
 
     # --- reading -------------------------------------------------------------------
 
@@ -296,12 +340,20 @@ class DataTree:
         if t == OpCode.CREATE and rc.err == Err.NODEEXISTS:
             # DataTree.processTxn: on replay over a fuzzy snapshot, a create that finds
             # its node already there still moves the parent's cversion and pzxid.
-            parent = self.nodes.get(rc.path[: rc.path.rfind("/")])
+            parent_path = rc.path[: rc.path.rfind("/")]
+            parent = self.nodes.get(parent_path)
             if parent is not None and txn.parent_c_version > parent.cversion:
+                self._digest_remove(parent)
                 parent.cversion = txn.parent_c_version
                 parent.pzxid = hdr.zxid
-        if not sub and hdr.zxid > self.last_processed_zxid:
-            self.last_processed_zxid = hdr.zxid
+                self._digest_add(parent_path or "/", parent)
+        if not sub:
+            if hdr.zxid > self.last_processed_zxid:
+                self.last_processed_zxid = hdr.zxid
+            if hdr.zxid % DIGEST_LOG_INTERVAL == 0:
+                self.digest_log.append((hdr.zxid, self.signed_digest))
+                if len(self.digest_log) > DIGEST_LOG_LIMIT:
+                    del self.digest_log[0]
         return rc
 
     def _apply_multi(self, hdr: TxnHeader, txn: MultiTxn, rc: ApplyResult) -> None:
@@ -337,6 +389,7 @@ class DataTree:
         if existing is not None:
             existing.acl = acl  # DataTree.createNode does this, oddly, before NODEEXISTS
             raise NodeExists(path)
+        self._digest_remove(parent)
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         if parent_cversion > parent.cversion:
@@ -346,7 +399,9 @@ class DataTree:
         if parent.children is None:
             parent.children = JavaHashSet(8)
         parent.children.add(child_name)
+        self._digest_add(parent_name or "/", parent)
         self.nodes[path] = child
+        self._digest_add(path, child)
         self.data_size += len(path) + (len(data) if data is not None else 0)
         kind = ephemeral_type(owner, self.extended_types) if owner else EPHEMERAL_VOID
         if kind == EPHEMERAL_CONTAINER:
@@ -370,13 +425,16 @@ class DataTree:
         parent = self.nodes.get(parent_name)
         if parent is None:
             raise NoNode(path)
+        self._digest_remove(parent)
         if parent.children is not None:
             parent.children.discard(child_name)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
+        self._digest_add(parent_name or "/", parent)
         node = self.nodes.pop(path, None)
         if node is None:
             raise NoNode(path)
+        self._digest_remove(node)
         self.data_size -= len(path) + (len(node.data) if node.data is not None else 0)
         owner = node.ephemeral_owner
         if owner:
@@ -398,10 +456,12 @@ class DataTree:
         if node is None:
             raise NoNode(path)
         self.data_size += (len(data) if data is not None else 0) - (len(node.data) if node.data is not None else 0)
+        self._digest_remove(node)
         node.data = data
         node.mtime = time
         node.mzxid = zxid
         node.version = version
+        self._digest_add(path, node)
         stat = self.stat_of(node)
         self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
         return stat
@@ -410,8 +470,10 @@ class DataTree:
         node = self.nodes.get(path)
         if node is None:
             raise NoNode(path)
+        self._digest_remove(node)
         node.aversion = version
         node.acl = self.intern_acl(acl or [])
+        self._digest_add(path, node)
         return self.stat_of(node)
 
     def kill_session(self, session_id: int, zxid: int, paths_in_txn: list[str] | None) -> None:

@@ -96,7 +96,6 @@ _REC_HEAD_SIZE = _REC_HEAD.size  # 12
 _DIGEST_SIZE = 12
 _MAGIC_BYTES = b"ZKLG"
 _NONZERO = re.compile(rb"[^\x00]")
-_NONZERO_RUN = re.compile(rb"[^\x00]+")
 _HEX_RE = re.compile(r"[+-]?[0-9a-fA-F]+\Z")
 _DECODE_ERRORS = (JuteError, struct.error, ValueError, IndexError, TypeError, UnicodeError)
 RESCUE_SCAN_LIMIT = 1 << 20  # candidate offsets examined when deciding torn vs corrupt
@@ -269,14 +268,14 @@ class LogFile:
         path = self.path
         if size < LOG_HEADER_SIZE:
             head = mm[:size]
-            if _MAGIC_BYTES.startswith(head[:4]) or not _NONZERO.search(head):
+            if _MAGIC_BYTES.startswith(head[:4]) or first_nonzero(head, 0) is None:
                 self.end = 0
                 self.torn = TornTail(path, 0, "truncated file header (%d of %d bytes)" % (size, LOG_HEADER_SIZE))
                 return
             raise CorruptLog(path, 0, "bad magic %r (expected 'ZKLG')" % bytes(head[:4]))
         self.header = FileHeader.from_bytes(mm[:LOG_HEADER_SIZE])
         if self.header.magic != TXNLOG_MAGIC:
-            if not _NONZERO.search(mm, 0):
+            if first_nonzero(mm, 0) is None:
                 self.end = 0
                 self.torn = TornTail(path, 0, "log file holds only zeros (its header was never written)")
                 return
@@ -286,14 +285,14 @@ class LogFile:
             damage = None  # why no valid record starts at pos
             complete = False  # the damaged record is complete in bytes
             if pos + _REC_HEAD_SIZE > size:
-                if pos == size or not _NONZERO.search(mm, pos):
+                if pos == size or first_nonzero(mm, pos) is None:
                     self.end = pos
                     return
                 damage = "record header runs past the end of the file"
             else:
                 crc, n = _REC_HEAD.unpack_from(mm, pos)
                 if n == 0:
-                    if not _NONZERO.search(mm, pos):
+                    if first_nonzero(mm, pos) is None:
                         self.end = pos
                         return
                     damage = "zero-length record followed by non-zero bytes"
@@ -334,6 +333,23 @@ class LogFile:
             raise CorruptLog(path, pos, damage + "; valid records follow at offset %d" % later)
 
 
+_ZERO_CHUNK = bytes(1 << 20)
+
+
+def first_nonzero(buf, start: int, end: int | None = None) -> int | None:
+    """The offset of the first non-zero byte of ``buf[start:end]``, or None (memcmp speed on zeros)."""
+    end = len(buf) if end is None else end
+    pos = start
+    while pos < end:
+        stop = min(end, pos + len(_ZERO_CHUNK))
+        chunk = buf[pos:stop]
+        if chunk != _ZERO_CHUNK[: stop - pos]:
+            m = _NONZERO.search(chunk)
+            return pos + m.start()
+        pos = stop
+    return None
+
+
 def _valid_record_at(mm, p: int, size: int) -> bool:
     if p + _REC_HEAD_SIZE > size:
         return False
@@ -362,8 +378,13 @@ def find_valid_record(mm, start: int, size: int) -> int | None:
     """
     examined = 0
     last = start - 1
-    for m in _NONZERO_RUN.finditer(mm, start):
-        a, b = m.span()
+    pos = start
+    while True:
+        a = first_nonzero(mm, pos, size)
+        if a is None:
+            return None
+        b = mm.find(b"\x00", a)
+        b = size if b == -1 else b
         for p in range(max(a - 7, last + 1, start), b - 3):
             examined += 1
             if examined > RESCUE_SCAN_LIMIT:
@@ -371,7 +392,7 @@ def find_valid_record(mm, start: int, size: int) -> int | None:
             if _valid_record_at(mm, p, size):
                 return p
         last = max(last, b - 4)
-    return None
+        pos = b
 
 
 def read_log_file(path) -> tuple[list[LogEntry], TornTail | None]:

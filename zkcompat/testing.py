@@ -1,0 +1,206 @@
+"""zkcompat as a test double: a real ZooKeeper-protocol server in your test process.
+
+``EmbeddedServer`` runs the zkcompat core on Twisted's reactor in a background
+thread (started once per process, shared by every embedded server), bound to
+port 0 on loopback, in memory.  Clients connect to ``server.hosts`` as to any
+ZooKeeper.  Starting and stopping one takes milliseconds.
+
+Fault controls act on the server, so a client sees exactly what a real
+ZooKeeper would make it see:
+
+- ``expire_session(session_id)`` closes the session now (a closeSession txn):
+  its ephemerals go, watches fire, its client gets SESSION_EXPIRED when it
+  reconnects;
+- ``drop_connections()`` cuts every client connection (CONNECTION_LOSS; the
+  sessions live on and clients reconnect);
+- ``reject_connections(True)`` refuses new connections until turned off.
+
+Embedded servers run on a private reactor thread, apart from Twisted's global
+reactor.  Twisted users who want the server on their own reactor (for example
+under pytest-twisted) call ``start_in_reactor()`` / ``stop_in_reactor()`` from
+the reactor thread instead of ``start()``/``stop()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from zkcompat.core.config import FOUR_LETTER_WORDS, ServerConfig
+
+_reactor_thread: threading.Thread | None = None
+_private_reactor = None
+_reactor_lock = threading.Lock()
+
+
+def _ensure_reactor_thread():
+    """A private reactor for embedded servers, running in a daemon thread (once per process).
+
+    It is not Twisted's global reactor, so embedded servers work whether or not
+    the test process runs that one (pytest-twisted does, in the main thread).
+    """
+    global _reactor_thread, _private_reactor
+    with _reactor_lock:
+        if _reactor_thread is None:
+            from twisted.internet.epollreactor import EPollReactor
+
+            _private_reactor = EPollReactor()
+            started = threading.Event()
+            _private_reactor.callWhenRunning(started.set)
+            _reactor_thread = threading.Thread(
+                target=_private_reactor.run, kwargs={"installSignalHandlers": False}, name="zkcompat-reactor",
+                daemon=True)
+            _reactor_thread.start()
+            if not started.wait(10):
+                raise RuntimeError("the embedded servers' reactor did not start")
+    return _private_reactor
+
+
+def _call_in_reactor(reactor, fn: Callable[[], Any]) -> Any:
+    from twisted.internet.threads import blockingCallFromThread
+
+    return blockingCallFromThread(reactor, fn)
+
+
+class EmbeddedServer:
+    """A standalone zkcompat server in this process, on a free loopback port."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, config: ServerConfig | None = None, **settings):
+        if config is None:
+            config = ServerConfig(four_letter_words=frozenset(FOUR_LETTER_WORDS), **settings)
+        elif settings:
+            raise TypeError("give either config or settings, not both")
+        self.config = config
+        self.host = host
+        self.requested_port = port
+        self.port = 0
+        self.server = None
+        self._listening = None
+        self._reactor = None
+        self._reject = False
+
+    @property
+    def hosts(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> EmbeddedServer:
+        reactor = _ensure_reactor_thread()
+        _call_in_reactor(reactor, lambda: self.start_in_reactor(reactor))
+        return self
+
+    def stop(self) -> None:
+        if self._reactor is not None and self.server is not None:
+            _call_in_reactor(self._reactor, self.stop_in_reactor)
+
+    def start_in_reactor(self, reactor=None) -> EmbeddedServer:
+        """Start from the reactor thread (for Twisted users); returns at once."""
+        from zkcompat.core.server import ZooKeeperServer
+        from zkcompat.net.client_port import ClientFactory, ReactorClock
+
+        if reactor is None:
+            from twisted.internet import reactor
+        self._reactor = reactor
+        self.server = ZooKeeperServer(self.config, ReactorClock(reactor))
+        self.server.start()
+        factory = ClientFactory(self.server)
+        original = factory.buildProtocol
+
+        def build(addr):
+            return None if self._reject else original(addr)
+
+        factory.buildProtocol = build
+        self._listening = reactor.listenTCP(self.requested_port, factory, interface=self.host)
+        self.port = self._listening.getHost().port
+        self.config.client_port = self.port
+        return self
+
+    def stop_in_reactor(self):
+        listening, self._listening = self._listening, None
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+            server.flush()
+        if listening is not None:
+            return listening.stopListening()
+        return None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- controls -------------------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        if threading.current_thread() is _reactor_thread or self._reactor is None or not self._reactor.running:
+            return fn()
+        return _call_in_reactor(self._reactor, fn)
+
+    def expire_session(self, session_id: int) -> None:
+        """Expire the session now, as if its timeout had passed."""
+
+        def expire():
+            self.server.close_session(session_id)
+            self.server.flush()
+
+        self._run(expire)
+
+    def drop_connections(self) -> None:
+        """Cut every client connection; sessions stay and clients may reconnect."""
+
+        def drop():
+            for conn in list(self.server.connections):
+                conn.abort()
+            self.server.flush()
+
+        self._run(drop)
+
+    def reject_connections(self, reject: bool = True) -> None:
+        """Refuse (True) or accept again (False) new client connections."""
+        self._reject = reject
+
+    def session_ids(self) -> list[int]:
+        return self._run(lambda: sorted(self.server.sessions.sessions))
+
+    def four_letter_word(self, cmd: str) -> str:
+        from zkcompat.servers import four_letter_word
+
+        return four_letter_word(self.host, self.port, cmd)
+
+
+def create_path(hosts: str, path: str, timeout_s: float = 10.0) -> None:
+    """Create ``path`` and its missing parents with a short-lived session (no client library needed)."""
+    import socket
+    import struct
+
+    from protocol import records
+    from protocol.codes import Err, OpCode
+    from protocol.framing import FrameDecoder, frame
+    from protocol.messages import encode_connect_request
+
+    host, _, port = hosts.split(",")[0].split("/")[0].rpartition(":")
+    acl = [records.ACL(31, records.Id("world", "anyone"))]
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+        decoder = FrameDecoder()
+
+        def roundtrip(data: bytes) -> bytes:
+            sock.sendall(data)
+            while True:
+                frames = decoder.feed(sock.recv(65536))
+                if frames:
+                    return frames[0]
+
+        roundtrip(frame(encode_connect_request(records.ConnectRequest(0, 0, 10000, 0, bytes(16)), False)))
+        prefix = ""
+        for xid, part in enumerate(p for p in path.split("/") if p):
+            prefix += "/" + part
+            body = records.RequestHeader(xid + 1, OpCode.CREATE).to_bytes()
+            body += records.CreateRequest(prefix, b"", acl, 0).to_bytes()
+            reply = roundtrip(frame(body))
+            err = struct.unpack_from(">i", reply, 12)[0]
+            if err not in (Err.OK, Err.NODEEXISTS):
+                raise RuntimeError("creating %s: error %d" % (prefix, err))
+        roundtrip(frame(records.RequestHeader(1 << 20, OpCode.CLOSE_SESSION).to_bytes()))

@@ -142,6 +142,39 @@ class Node:
         return list(c.ordered()) if c is not None else []
 
 
+QUOTA_ROOT = "/zookeeper/quota"
+QUOTA_LIMITS = "zookeeper_limits"
+QUOTA_STATS = "zookeeper_stats"
+
+
+def _parse_stats_track(data: bytes | None) -> dict | None:
+    """StatsTrack(String): key=value pairs separated by ',' or ';'."""
+    import re
+
+    out: dict[str, int] = {}
+    text = (data or b"").decode("utf-8", "replace")
+    if not text:
+        return out
+    try:
+        for pair in re.split("[,;]+", text):
+            kv = [x for x in pair.split("=")]
+            while kv and kv[-1] == "":
+                kv.pop()
+            out[kv[0]] = int(kv[1]) if len(kv) > 1 and kv[1] else -1
+    except (ValueError, IndexError):
+        return None
+    return out
+
+
+def _stats_track_bytes(stats: dict) -> bytes:
+    """StatsTrack.toString, including its stray '=' before the extra keys."""
+    text = "count=%d,bytes=%d" % (stats.get("count", -1), stats.get("bytes", -1))
+    extra = sorted(k for k in stats if k not in ("count", "bytes"))
+    if extra:
+        text += "=" + "".join(";%s=%d" % (k, stats[k]) for k in extra)
+    return text.encode("utf-8")
+
+
 class ApplyResult:
     __slots__ = ("type", "err", "path", "stat", "multi", "zxid")
 
@@ -204,6 +237,7 @@ class DataTree:
         for path in ("/", "/zookeeper"):
             self._digest_add(path, self.nodes[path])
         self.digest_log: list[tuple[int, int]] = []
+        self.quota_paths: set[str] = set()  # ZooKeeper's PathTrie of paths with a zookeeper_limits node
 
     # --- the tree digest (NodeHashMapImpl + AdHash) ------------------------------------
 
@@ -413,6 +447,14 @@ class DataTree:
             if eph is None:
                 eph = self.ephemerals[owner] = JavaHashSet(16)
             eph.add(path)
+        if parent_name.startswith(QUOTA_ROOT):
+            if child_name == QUOTA_LIMITS:
+                self.quota_paths.add(parent_name[len(QUOTA_ROOT):])
+            if child_name == QUOTA_STATS:
+                self._update_quota_for_path(parent_name[len(QUOTA_ROOT):])
+        prefix = self._max_quota_prefix(path)
+        if prefix is not None:
+            self._update_quota_stat(prefix, len(data) if data is not None else 0, 1)
         stat = self.stat_of(child) if want_stat else None
         self.data_watches.trigger(path, EventType.NODE_CREATED, acl)
         self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
@@ -447,6 +489,11 @@ class DataTree:
                 eph = self.ephemerals.get(owner)
                 if eph is not None:
                     eph.discard(path)
+        if parent_name.startswith("/zookeeper") and child_name == QUOTA_LIMITS:
+            self.quota_paths.discard(parent_name[len(QUOTA_ROOT):])
+        prefix = self._max_quota_prefix(path)
+        if prefix is not None:
+            self._update_quota_stat(prefix, -(len(node.data) if node.data is not None else 0), -1)
         fired = self.data_watches.trigger(path, EventType.NODE_DELETED, node.acl)
         self.child_watches.trigger(path, EventType.NODE_DELETED, node.acl, fired)
         self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
@@ -455,7 +502,11 @@ class DataTree:
         node = self.nodes.get(path)
         if node is None:
             raise NoNode(path)
-        self.data_size += (len(data) if data is not None else 0) - (len(node.data) if node.data is not None else 0)
+        bytes_diff = (len(data) if data is not None else 0) - (len(node.data) if node.data is not None else 0)
+        self.data_size += bytes_diff
+        prefix = self._max_quota_prefix(path)
+        if prefix is not None:
+            self._update_quota_stat(prefix, bytes_diff, 0)
         self._digest_remove(node)
         node.data = data
         node.mtime = time
@@ -465,6 +516,51 @@ class DataTree:
         stat = self.stat_of(node)
         self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
         return stat
+
+    # --- quotas (DataTree.updateQuotaStat / updateQuotaForPath, PathTrie) -----------------
+
+    def _max_quota_prefix(self, path: str) -> str | None:
+        """getMaxPrefixWithQuota: the deepest ancestor-or-self with a quota, or None."""
+        if not self.quota_paths:
+            return None
+        best = None
+        prefix = ""
+        for part in path.split("/"):
+            if not part:
+                continue
+            prefix += "/" + part
+            if prefix in self.quota_paths:
+                best = prefix
+        return best
+
+    def _update_quota_for_path(self, path: str) -> None:
+        """Count the nodes and bytes of a subtree into its zookeeper_stats node."""
+        count = nbytes = 0
+        node = self.nodes.get(path)
+        stack = [(path, node)] if node is not None else []
+        while stack:
+            p, n = stack.pop()
+            count += 1
+            nbytes += len(n.data) if n.data is not None else 0
+            for child in n.child_names():
+                cp = (p if p != "/" else "") + "/" + child
+                cn = self.nodes.get(cp)
+                if cn is not None:
+                    stack.append((cp, cn))
+        stats = self.nodes.get(QUOTA_ROOT + path + "/" + QUOTA_STATS)
+        if stats is not None:
+            stats.data = _stats_track_bytes({"count": count, "bytes": nbytes})
+
+    def _update_quota_stat(self, prefix: str, bytes_diff: int, count_diff: int) -> None:
+        stats = self.nodes.get(QUOTA_ROOT + prefix + "/" + QUOTA_STATS)
+        if stats is None:
+            return  # ZooKeeper logs "Missing node for stat"
+        track = _parse_stats_track(stats.data)
+        if track is None:
+            return
+        track["count"] = track.get("count", -1) + count_diff
+        track["bytes"] = track.get("bytes", -1) + bytes_diff
+        stats.data = _stats_track_bytes(track)
 
     def set_acl(self, path: str, acl: list, version: int) -> Stat:
         node = self.nodes.get(path)

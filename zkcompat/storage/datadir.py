@@ -107,9 +107,8 @@ def newest_snapshot(directory, *, extended_types: bool = True):
         except CorruptSnapshot as e:
             skipped.append((p, e.reason))
     if candidates:
-        raise StorageError(
-            "not able to find a valid snapshot in %s: %s" % (directory, "; ".join("%s: %s" % (p.name, r) for p, r in skipped))
-        )
+        why = "; ".join("%s: %s" % (p.name, r) for p, r in skipped)
+        raise StorageError("not able to find a valid snapshot in %s: %s" % (directory, why))
     return None, None, skipped
 
 
@@ -247,11 +246,12 @@ def load(
 
     sdir = snap_dir(data_dir)
     ldir = log_dir(data_log_dir if data_log_dir is not None else data_dir)
-    if sdir != ldir:
-        if any(True for _ in list_snapshots(ldir)):
-            raise StorageError("Log directory has snapshot files. Check if dataLogDir and dataDir configuration is correct.")
+    if sdir != ldir:  # FileTxnSnapLog.checkLogDir / checkSnapDir
+        check = " Check if dataLogDir and dataDir configuration is correct."
+        if list_snapshots(ldir):
+            raise StorageError("Log directory has snapshot files." + check)
         if list_log_files(sdir):
-            raise StorageError("Snapshot directory has log files. Check if dataLogDir and dataDir configuration is correct.")
+            raise StorageError("Snapshot directory has log files." + check)
     report = LoadReport()
     if snapshot is not None:
         path = Path(snapshot)

@@ -20,9 +20,11 @@ Each log record carries ``TxnDigest(version=2, treeDigest)`` = the digest of
 the tree *after* the txn; a snapshot ends with a ``ZxidDigest`` (zxid,
 version, digest) of the last txn applied when it was written.
 
-``DigestTracker`` keeps the digest of a ``DataTree`` up to date across
-``DataTree.apply`` in time proportional to the nodes a txn touches: it
-subtracts their CRCs before the txn and adds them back after.
+``zkcompat.core.tree.DataTree`` keeps this digest itself as txns apply
+(``signed_digest``); ``tree_digest`` recomputes it from scratch, to check
+that running value.  ``DigestTracker`` reads the tree's running digest, or,
+for a tree without one, keeps it in time proportional to the nodes a txn
+touches (subtracting their CRCs before the txn and adding them back after).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import struct
 import zlib
 
 from protocol.codes import OpCode
+from protocol.jute import JuteError
 from protocol.records import CreateContainerTxn, CreateTTLTxn, CreateTxn, DeleteTxn, SetDataTxn
 
 DIGEST_VERSION = 2
@@ -45,7 +48,11 @@ def signed64(v: int) -> int:
 
 
 def node_digest(path: str, node) -> int:
-    """DigestCalculator.calculateDigest for one znode (0 for nodes under /zookeeper/)."""
+    """DigestCalculator.calculateDigest for one znode (0 for nodes under /zookeeper/).
+
+    An independent implementation of ``zkcompat.core.tree.node_digest``: ``tree_digest`` recomputes the
+    digest from scratch with it, to check the tree's running one.
+    """
     if path.startswith(_EXCLUDED_PREFIX):
         return 0
     if path == "/":
@@ -119,7 +126,7 @@ def touched_paths(tree, hdr, txn) -> set[str]:
                 continue
             try:
                 rec = cls.from_bytes(sub.data, exact=False)
-            except Exception:  # apply() will fail the same way; nothing it touches
+            except (JuteError, struct.error, ValueError):  # apply() fails the same way: it touches nothing
                 continue
             out.add(rec.path)
             if sub.type != OpCode.SET_DATA:
@@ -128,11 +135,20 @@ def touched_paths(tree, hdr, txn) -> set[str]:
 
 
 class DigestTracker:
-    """The running digest of one ``DataTree``; call ``apply`` instead of ``tree.apply``."""
+    """The running digest of one ``DataTree``; call ``apply`` instead of ``tree.apply``.
+
+    A tree that keeps ZooKeeper's running digest itself (``signed_digest``) is
+    simply asked; otherwise the digest is kept here.
+    """
 
     def __init__(self, tree):
         self.tree = tree
-        self.value = tree_digest(tree)
+        self._native = hasattr(tree, "signed_digest")
+        self._value = 0 if self._native else tree_digest(tree)
+
+    @property
+    def value(self) -> int:
+        return self.tree.signed_digest if self._native else self._value
 
     def _sum(self, paths) -> int:
         nodes = self.tree.nodes
@@ -145,8 +161,10 @@ class DigestTracker:
 
     def apply(self, hdr, txn):
         """``tree.apply(hdr, txn)``, keeping ``value`` equal to ``tree_digest(tree)``."""
+        if self._native:
+            return self.tree.apply(hdr, txn)
         paths = {("" if p == "/" else p) for p in touched_paths(self.tree, hdr, txn)}
         before = self._sum(paths)
         rc = self.tree.apply(hdr, txn)
-        self.value = signed64(self.value - before + self._sum(paths))
+        self._value = signed64(self._value - before + self._sum(paths))
         return rc

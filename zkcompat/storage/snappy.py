@@ -161,9 +161,8 @@ class SnappyJavaReader:
         parts = []
         want = n
         while want != 0:
-            if self._pos >= len(self._buf):
-                if self._eof or not self._fill():
-                    break
+            if self._pos >= len(self._buf) and (self._eof or not self._fill()):
+                break
             take = len(self._buf) - self._pos if want < 0 else min(want, len(self._buf) - self._pos)
             parts.append(self._buf[self._pos : self._pos + take])
             self._pos += take

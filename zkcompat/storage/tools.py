@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from protocol.codes import OpCode
-from protocol.jute import Buffer, Bool, Int, Long, Nested, UString, Vector
+from protocol.jute import Bool, Buffer, Int, Long, Nested, UString, Vector
 from protocol.records import CreateContainerTxn, CreateTTLTxn, CreateTxn, MultiTxn, SetDataTxn
 
 from . import datadir as _dd
@@ -321,10 +321,9 @@ def _verify_log_file(path: Path, problems: list) -> list:
             zxids.append(entry.header.zxid)
     except CorruptLog as e:
         problems.append(Problem("error", e.file, e.offset, e.reason))
-    if lf.header is not None:
-        if lf.header.magic == TXNLOG_MAGIC and lf.header.version != VERSION:
-            problems.append(Problem("warning", path, 4, "txnlog format version %d (expected %d)"
-                                    % (lf.header.version, VERSION)))
+    if lf.header is not None and lf.header.magic == TXNLOG_MAGIC and lf.header.version != VERSION:
+        problems.append(Problem("warning", path, 4, "txnlog format version %d (expected %d)"
+                                % (lf.header.version, VERSION)))
     if lf.torn is not None:
         problems.append(Problem("warning", path, lf.torn.offset, "torn tail: " + lf.torn.reason))
     named = zxid_from_name(path.name, LOG_PREFIX)

@@ -67,6 +67,7 @@ from typing import Any, BinaryIO, Iterator, NamedTuple
 from protocol.codes import OpCode
 from protocol.jute import JuteError
 from protocol.records import (
+    CheckVersionTxn,
     CloseSessionTxn,
     CreateContainerTxn,
     CreateSessionTxn,
@@ -200,13 +201,25 @@ def frame_record(entry: bytes) -> bytes:
     return _REC_HEAD.pack(zlib.adler32(entry), len(entry)) + entry + b"B"
 
 
+# DataTree.processTxn: the record of each op inside a MultiTxn
+MULTI_OP_RECORDS: dict[int, type] = {
+    OpCode.CREATE: CreateTxn,
+    OpCode.CREATE2: CreateTxn,
+    OpCode.CREATE_TTL: CreateTTLTxn,
+    OpCode.CREATE_CONTAINER: CreateContainerTxn,
+    OpCode.DELETE: DeleteTxn,
+    OpCode.DELETE_CONTAINER: DeleteTxn,
+    OpCode.SET_DATA: SetDataTxn,
+    OpCode.ERROR: ErrorTxn,
+    OpCode.CHECK: CheckVersionTxn,
+}
+
+
 def decode_multi(multi: MultiTxn) -> list[tuple[int, Any]]:
     """The (type, record) of every op of a MultiTxn, as DataTree.processTxn decodes them."""
-    from zkcompat.core.tree import _SUB_TXN
-
     out = []
     for sub in multi.txns:
-        cls = _SUB_TXN.get(sub.type)
+        cls = MULTI_OP_RECORDS.get(sub.type)
         if cls is None:
             raise ValueError("invalid type of op %d in multi txn" % sub.type)
         out.append((sub.type, cls.from_bytes(sub.data, exact=False)))

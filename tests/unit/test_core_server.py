@@ -325,3 +325,15 @@ def test_close_session_deletes_ephemerals_and_closes():
     assert r.err == 0 and c.closed
     assert other.children("/")[1] == ["zookeeper"]
     assert len(other.notifications()) == 1  # one NodeChildrenChanged: the watch is one-shot
+
+
+def test_max_client_cnxns_limits_connections_per_ip():
+    """maxClientCnxns refuses the connection over the limit from one IP; other IPs still connect."""
+    server, clock = make_server(max_client_cnxns=2)
+    a = CoreClient(server)
+    b = CoreClient(server)
+    assert a.conn is not None and b.conn is not None
+    assert server.connection_made(a.transport, "127.0.0.1", 1) is None
+    assert CoreClient(server, ip="10.1.2.3").conn is not None
+    b.conn.connection_lost()
+    assert CoreClient(server).conn is not None

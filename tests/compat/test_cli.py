@@ -1,0 +1,60 @@
+"""`zkcompat serve` as a process: its flags, its port report and a clean stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+from kazoo.client import KazooClient
+
+from protocol import records
+from protocol.framing import FrameDecoder, frame
+from protocol.messages import decode_connect_response, encode_connect_request
+from zkcompat.servers import ZkcompatProcess
+
+
+def test_serve_help_documents_every_flag():
+    """`zkcompat serve --help` lists each flag the README documents."""
+    out = subprocess.run([sys.executable, "-m", "zkcompat", "serve", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for flag in ("--config", "--host", "--port", "--in-memory", "--data-dir", "--print-port", "--log-level"):
+        assert flag in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_on_signal(sig):
+    """The server answers a client, then exits 0 on SIGTERM or SIGINT and says so in its log."""
+    server = ZkcompatProcess().start()
+    try:
+        client = KazooClient(server.hosts)
+        client.start(timeout=10)
+        client.create("/x")
+        client.stop()
+        server.proc.send_signal(sig)
+        assert server.proc.wait(10) == 0
+        assert "zkcompat stopped" in server.stderr_path.read_text()
+    finally:
+        server.stop()
+
+
+def _negotiate(port: int, timeout_ms: int) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(frame(encode_connect_request(records.ConnectRequest(0, 0, timeout_ms, 0, bytes(16)), False)))
+        decoder = FrameDecoder()
+        frames = []
+        while not frames:
+            frames = decoder.feed(sock.recv(4096))
+        return decode_connect_response(frames[0])[0].time_out
+
+
+def test_serve_reads_zoo_cfg():
+    """zoo.cfg's tickTime and session bounds decide the negotiated timeout."""
+    server = ZkcompatProcess(config={"tickTime": "500", "maxSessionTimeout": "3000"}).start()
+    try:
+        assert _negotiate(server.port, 60000) == 3000
+        assert _negotiate(server.port, 10) == 1000  # minSessionTimeout defaults to 2 ticks
+    finally:
+        server.stop()

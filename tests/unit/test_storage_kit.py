@@ -27,7 +27,7 @@ from zkcompat.core.clock import FakeClock
 from zkcompat.core.config import ServerConfig
 from zkcompat.core.server import ZooKeeperServer
 from zkcompat.core.tree import DataTree
-from zkcompat.storage.digest import DIGEST_VERSION, DigestTracker, tree_digest
+from zkcompat.storage.digest import DIGEST_VERSION, tree_digest
 from zkcompat.storage.snapshot import ZxidDigest, save_snapshot
 from zkcompat.storage.txnlog import TxnLogWriter
 
@@ -190,7 +190,6 @@ def write_datadir(data_dir, txns, *, snapshots=(), fuzzy: dict | None = None, ro
     ldir = Path(log_dir) / "version-2" if log_dir is not None else vdir
     vdir.mkdir(parents=True, exist_ok=True)
     tree = DataTree(extended_types=True)
-    tracker = DigestTracker(tree)
     sessions: dict = {}
     writer = TxnLogWriter(ldir, prealloc_size=prealloc_size)
     fuzzy = fuzzy or {}
@@ -203,10 +202,10 @@ def write_datadir(data_dir, txns, *, snapshots=(), fuzzy: dict | None = None, ro
             sessions[hdr.client_id] = txn.time_out
         elif hdr.type == OpCode.CLOSE_SESSION:
             sessions.pop(hdr.client_id, None)
-        tracker.apply(hdr, txn)
+        tree.apply(hdr, txn)
         # ZooKeeper 3.8 digests every txn but the error txns of failed requests
         with_digest = digests and hdr.type != OpCode.ERROR
-        writer.append(hdr, txn, TxnDigest(DIGEST_VERSION, tracker.value) if with_digest else None)
+        writer.append(hdr, txn, TxnDigest(DIGEST_VERSION, tree.signed_digest) if with_digest else None)
         if roll_every and (i + 1) % roll_every == 0:
             writer.roll()
         z = hdr.zxid
@@ -219,11 +218,11 @@ def write_datadir(data_dir, txns, *, snapshots=(), fuzzy: dict | None = None, ro
         if z in pending:
             name_zxid = pending.pop(z)
             save_snapshot(vdir, tree, sessions, name_zxid, compression=compression,
-                          digest=ZxidDigest(tree.last_processed_zxid, DIGEST_VERSION, tracker.value)
+                          digest=ZxidDigest(tree.last_processed_zxid, DIGEST_VERSION, tree.signed_digest)
                           if digests else None)
     writer.sync()
     writer.close()
-    assert tracker.value == tree_digest(tree)
+    assert tree.signed_digest == tree_digest(tree)
     return tree, sessions
 
 

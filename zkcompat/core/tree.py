@@ -68,7 +68,7 @@ def node_digest(path: str, node) -> int:
         return 0
     if path == "/":
         path = ""
-    crc = zlib.crc32(path.encode("utf-8"))
+    crc = zlib.crc32(path.encode("utf-8", "replace"))  # String.getBytes(): a lone surrogate becomes '?'
     if node.data is not None:
         crc = zlib.crc32(node.data, crc)
     return zlib.crc32(
@@ -238,6 +238,34 @@ class DataTree:
             self._digest_add(path, self.nodes[path])
         self.digest_log: list[tuple[int, int]] = []
         self.quota_paths: set[str] = set()  # ZooKeeper's PathTrie of paths with a zookeeper_limits node
+
+    def rebuild_derived_state(self) -> None:
+        """After nodes were loaded in bulk (a snapshot): recompute the data size, every node
+        digest and the tree digest, and the quota paths with their stats (DataTree.setupQuota)."""
+        nodes = self.nodes
+        self.data_size = sum(len(p) + (len(n.data) if n.data is not None else 0) for p, n in nodes.items() if p)
+        total = 0
+        for p, n in nodes.items():
+            if p != "/":  # the root's alias: it counts once, as ""
+                n.digest = node_digest(p, n)
+                total += n.digest
+        self.digest = total & _U64
+        self.quota_paths.clear()
+        suffix = "/" + QUOTA_LIMITS
+        for p, n in list(nodes.items()):
+            if p.startswith(QUOTA_ROOT + "/") and p.endswith(suffix) and not n.children:
+                real = p[len(QUOTA_ROOT) : len(p) - len(suffix)]
+                self._update_quota_for_path(real)
+                self.quota_paths.add(real)
+
+    def full_digest(self) -> int:
+        """The tree digest recomputed from every node (a check of the running ``signed_digest``)."""
+        total = 0
+        for p, n in self.nodes.items():
+            if p != "/":
+                total += node_digest(p, n)
+        total &= _U64
+        return total - (1 << 64) if total >> 63 else total
 
     # --- the tree digest (NodeHashMapImpl + AdHash) ------------------------------------
 

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from protocol.codes import OpCode
 
-from .digest import DIGEST_VERSION, DigestTracker
+from .digest import DIGEST_VERSION
 from .errors import CorruptSnapshot, StorageError, TornTail
 from .snapshot import (
     SNAPSHOT_PREFIX,
@@ -270,18 +270,18 @@ def load(
     pending = snap.digest
     if pending is not None and (pending.zxid <= 0 or pending.zxid < snap_zxid):
         pending = None  # empty, or older than the snapshot: nothing to compare (DataTree.deserializeZxidDigest)
-    tracker = DigestTracker(tree) if check_digests else None
+    check = check_digests
 
     def compare_snapshot_digest(zxid: int) -> None:
         nonlocal pending
         if zxid == pending.zxid:
             if pending.version == DIGEST_VERSION:
                 report.digests_checked += 1
-                if tracker.value != pending.digest:
-                    report.digest_mismatches.append((zxid, pending.digest, tracker.value))
+                if tree.signed_digest != pending.digest:
+                    report.digest_mismatches.append((zxid, pending.digest, tree.signed_digest))
             pending = None
 
-    if tracker is not None and pending is not None:
+    if check and pending is not None:
         compare_snapshot_digest(snap_zxid)
 
     reader = LogReader(ldir, snap_zxid + 1)
@@ -302,18 +302,16 @@ def load(
             sessions[hdr.client_id] = txn.time_out
         elif hdr.type == OpCode.CLOSE_SESSION:
             sessions.pop(hdr.client_id, None)
-        if tracker is not None:
-            tracker.apply(hdr, txn)
+        tree.apply(hdr, txn)
+        if check:
             if pending is not None:
                 compare_snapshot_digest(zxid)
                 if pending is not None and zxid > pending.zxid:
                     pending = None  # its zxid was never replayed: ZooKeeper stays "fuzzy"; we stop waiting
             if pending is None and entry.digest is not None and entry.digest.version == DIGEST_VERSION:
                 report.digests_checked += 1
-                if tracker.value != entry.digest.tree_digest:
-                    report.digest_mismatches.append((zxid, entry.digest.tree_digest, tracker.value))
-        else:
-            tree.apply(hdr, txn)
+                if tree.signed_digest != entry.digest.tree_digest:
+                    report.digest_mismatches.append((zxid, entry.digest.tree_digest, tree.signed_digest))
         report.txns_applied += 1
     report.torn_tails = list(reader.torn_tails)
     if repair_torn_tails:

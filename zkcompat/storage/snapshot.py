@@ -518,34 +518,10 @@ def _read_checked(r: _CheckedReader, path, zxid, extended_types) -> SnapshotData
     tree.ephemerals = ephemerals
     tree.containers = containers
     tree.ttls = ttls
-    _rebuild_derived_state(tree)
+    tree.rebuild_derived_state()
     if zxid is not None:
         tree.last_processed_zxid = zxid
     return SnapshotData(tree, sessions, zxid, digest)
-
-
-def _rebuild_derived_state(tree) -> None:
-    """What DataTree.deserialize recomputes after reading the nodes: sizes, the digest, the quota trie."""
-    nodes = tree.nodes
-    tree.data_size = sum(len(p) + (len(n.data) if n.data is not None else 0) for p, n in nodes.items() if p)
-    if hasattr(tree, "signed_digest"):  # the tree keeps ZooKeeper's running digest: seed it (NodeHashMapImpl)
-        from zkcompat.core.tree import node_digest
-
-        total = 0
-        for p, n in nodes.items():
-            if p != "/":  # the root's alias: it counts once, as ""
-                n.digest = node_digest(p, n)
-                total += n.digest
-        tree.digest = total & _U64
-    if hasattr(tree, "quota_paths"):  # DataTree.setupQuota: every .../zookeeper_limits leaf under /zookeeper/quota
-        quota_root, limits = "/zookeeper/quota", "/zookeeper_limits"
-        for p, n in list(nodes.items()):
-            if p.startswith(quota_root + "/") and p.endswith(limits) and not n.child_names():
-                real = p[len(quota_root) : len(p) - len(limits)]
-                update = getattr(tree, "_update_quota_for_path", None)
-                if update is not None:
-                    update(real)
-                tree.quota_paths.add(real)
 
 
 def _check_seal(r: _CheckedReader, path) -> None:

@@ -17,8 +17,10 @@ Format (FileTxnLog, Util, SerializeUtils)
   ``CreateTxnV0`` (read as a CreateTxn with parentCVersion -1);
 - ``TxnDigest`` (version 2, tree digest after the txn, see ``digest.py``) is
   appended by 3.6+ servers when ``zookeeper.digest.enabled`` (the default):
-  on *every* txn type, createSession included.  Nothing flags it: a reader
-  takes it when at least 12 bytes remain after the txn, none otherwise;
+  on every txn, createSession and closeSession included, *except* the error
+  txns of failed requests (type -1 at top level; a failed multi has one).
+  Nothing flags it: a reader takes it when at least 12 bytes remain after
+  the txn, none otherwise;
 - files are preallocated: before each record, when the write position is
   within 4 KiB of the allocated size, the file grows by 64 MiB of zeros (a new
   file is the 16-byte header plus 64 MiB).  A zero length (or a zero-filled
@@ -38,6 +40,8 @@ record can be read:
   follows it in the file, else ``CorruptLog`` (ZooKeeper silently skips the
   rest of the file here; we refuse to lose those records).
 
+A record whose written bytes are all zeros (a cut inside the checksum's top
+four bytes, always zero) is indistinguishable from preallocation: the end.
 A file shorter than its header, or holding only zeros, is a ``TornTail`` at
 offset 0 (a crash right after creating it); a non-zero bad magic number is a
 ``CorruptLog``.  As in ZooKeeper, a torn tail in a file that is followed by

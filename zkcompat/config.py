@@ -101,6 +101,14 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             cfg.skip_acl = value.strip().lower() == "yes"
         elif key == "readonlymode.enabled":
             readonly = _bool(value)
+        elif key == "forceSync":
+            cfg.force_sync = value.strip().lower() != "no"
+        elif key == "snapCount":
+            cfg.snap_count = _int(key, value)
+        elif key == "autopurge.snapRetainCount":
+            cfg.autopurge_snap_retain_count = _int(key, value)
+        elif key == "autopurge.purgeInterval":
+            cfg.autopurge_purge_interval_hours = _int(key, value)
         elif key == "clientPortListenBacklog":
             cfg.client_port_listen_backlog = _int(key, value)
         elif key.startswith("server.") or key in ("initLimit", "syncLimit", "peerType", "standaloneEnabled"):

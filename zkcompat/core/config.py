@@ -33,6 +33,10 @@ class ServerConfig:
     reconfig_enabled: bool = False
     skip_acl: bool = False
     client_port_listen_backlog: int = -1
+    force_sync: bool = True
+    snap_count: int = 100000
+    autopurge_snap_retain_count: int = 3
+    autopurge_purge_interval_hours: int = 0
 
     @property
     def min_session_timeout(self) -> int:

@@ -508,6 +508,25 @@ class ZooKeeperServer:
 
     # --- lifecycle ------------------------------------------------------------------------
 
+    def restore(self, tree: DataTree, sessions: dict[int, int]) -> None:
+        """Start from a recovered tree and session table (call before ``start``).
+
+        Recovered sessions get their whole timeout again from now: a client that
+        does not come back within it is expired, and its ephemerals go.
+        """
+        tree.set_deliver(self._deliver)
+        self.tree = tree
+        self.prep = Prep(tree, self.sessions, self.auth, extended_types=self.config.extended_types,
+                         reconfig_enabled=self.config.reconfig_enabled)
+        now = self.clock.now_ms()
+        for sid, timeout in sessions.items():
+            self.sessions.add(sid, timeout, now)
+        self._reschedule_expiry()
+
+    def session_timeouts(self) -> dict[int, int]:
+        """The live sessions and their timeouts, as a snapshot stores them."""
+        return {sid: s.timeout_ms for sid, s in self.sessions.sessions.items() if not s.closing}
+
     def start(self) -> None:
         self.running = True
         self._schedule_containers()

@@ -54,7 +54,7 @@ from .snapshot import (
     snapshot_zxid,
     unresolved_acl_paths,
 )
-from .txnlog import LogReader, last_logged_zxid, list_log_files, logs_from
+from .txnlog import LOG_PREFIX, LogReader, last_logged_zxid, list_log_files, logs_from, zxid_from_name
 
 VERSION_DIR = "version-2"
 MAX_SNAPSHOTS_TRIED = 100
@@ -115,6 +115,32 @@ def newest_snapshot(directory, *, extended_types: bool = True):
 def logs_after_snapshot(directory, snapshot_zxid_: int) -> list[Path]:
     """The log files needed on top of a snapshot: the one starting at or before its zxid and all later."""
     return logs_from(list_log_files(directory), snapshot_zxid_)
+
+
+def purge(snapshot_dir, log_directory, retain_count: int = 3) -> list[Path]:
+    """PurgeTxnLog.purge: keep the newest ``retain_count`` snapshots and the logs they need.
+
+    Returns the files removed.  A log file is needed when it holds txns after
+    the oldest kept snapshot (so the one that starts at or before that
+    snapshot's zxid is kept too).
+    """
+    retain_count = max(3, retain_count)
+    snaps = list_snapshots(snapshot_dir)  # newest first
+    kept = [p for p in snaps if looks_complete(p)][:retain_count]
+    if len(kept) < retain_count:
+        return []
+    oldest = snapshot_zxid(kept[-1].name)
+    keep_logs = set(logs_from(list_log_files(log_directory), oldest))
+    removed = []
+    for p in snaps:
+        if p not in kept and snapshot_zxid(p.name) < oldest:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    for p in list_log_files(log_directory):
+        if p not in keep_logs and zxid_from_name(p.name, LOG_PREFIX) < oldest:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 # --- small state files ---------------------------------------------------------------------------

@@ -279,6 +279,43 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     w.flush()
 
 
+def snapshot_bytes(tree, sessions: dict, zxid: int, *, digest: bool | ZxidDigest | None = True) -> bytes:
+    """A plain snapshot of ``tree`` as bytes: an image of the tree at this moment."""
+    import io
+
+    buf = io.BytesIO()
+    write_snapshot(buf, tree, sessions, zxid, digest=digest)
+    return buf.getvalue()
+
+
+def save_snapshot_bytes(snap_dir, zxid: int, data: bytes, *, fsync: bool = True) -> Path:
+    """Write an already serialised plain snapshot as ``snap_dir/snapshot.<zxid>``, atomically."""
+    snap_dir = Path(snap_dir)
+    snap_dir.mkdir(parents=True, exist_ok=True)
+    path = snap_dir / snapshot_name(zxid)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as raw:
+        raw.write(data)
+        raw.flush()
+        if fsync:
+            os.fsync(raw.fileno())
+    os.replace(tmp, path)
+    if fsync:
+        _fsync_dir(snap_dir)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
 def save_snapshot(snap_dir, tree, sessions: dict, zxid: int, *, compression: str | None = None,
                   digest: bool | ZxidDigest | None = True, fsync: bool = True) -> Path:
     """Write ``snap_dir/snapshot.<zxid>`` atomically (a .tmp file renamed, as AtomicFileOutputStream)."""
@@ -303,14 +340,7 @@ def save_snapshot(snap_dir, tree, sessions: dict, zxid: int, *, compression: str
             os.fsync(raw.fileno())
     os.replace(tmp, path)
     if fsync:
-        try:
-            fd = os.open(snap_dir, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+        _fsync_dir(snap_dir)
     return path
 
 

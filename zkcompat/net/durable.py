@@ -1,0 +1,188 @@
+"""The durable log: group commit to ZooKeeper's log files, snapshots, off the reactor thread.
+
+Theory of operation
+-------------------
+The core hands every txn to ``DurableTxnLog.append(hdr, txn, done)`` in zxid
+order.  Txns accumulate in a batch; when no write is in flight the batch goes
+to a single worker thread, which appends the records to the current
+``log.<zxid>`` file and fsyncs it (fdatasync; skipped with forceSync=no).  While
+that fsync runs, new txns collect in the next batch: one fsync covers every
+txn that arrived meanwhile (group commit, ZooKeeper's SyncRequestProcessor).
+When the worker is done, ``done()`` is called for each txn of the batch, in
+order, on the reactor thread, and only then does the core apply them and
+reply.  So no reply ever reveals a txn that is not on disk, and the reactor
+never waits for the disk.
+
+Snapshots follow ZooKeeper's rule: after ``snapCount/2 + random(snapCount/2)``
+logged txns the log rolls to a new file and the tree is saved as
+``snapshot.<last applied zxid>``.  The tree is serialised on the reactor thread
+(a consistent image at that zxid) and written by the worker thread; txns after
+it are in the logs, which recovery replays.  ``autopurge.snapRetainCount`` old
+snapshots and the logs they need are kept when autopurge runs (every
+``autopurge.purgeInterval`` hours; never by default, as in ZooKeeper).
+
+A write that fails (disk full, I/O error) is unrecoverable, as in ZooKeeper:
+the txns of that batch are never acknowledged and the server stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Callable
+
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from zkcompat.storage import datadir
+from zkcompat.storage.snapshot import save_snapshot_bytes, snapshot_bytes
+from zkcompat.storage.txnlog import TxnLogWriter, marshal_entry
+
+log = logging.getLogger("zkcompat.storage")
+
+BATCH_TXNS_MAX = 1000  # SyncRequestProcessor flushes at least every 1000 txns
+
+
+class DurableTxnLog:
+    def __init__(
+        self,
+        reactor,
+        data_dir,
+        data_log_dir=None,
+        *,
+        force_sync: bool = True,
+        snap_count: int = 100000,
+        snap_retain_count: int = 3,
+        rng: random.Random | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ):
+        self.reactor = reactor
+        self.data_dir = Path(data_dir)
+        self.data_log_dir = Path(data_log_dir) if data_log_dir else self.data_dir
+        self.snap_dir = datadir.snap_dir(self.data_dir)
+        self.writer = TxnLogWriter(datadir.log_dir(self.data_log_dir))
+        self.force_sync = force_sync
+        self.snap_count = max(2, snap_count)
+        self.snap_retain_count = max(3, snap_retain_count)
+        self.rng = rng or random.Random()
+        self.on_fatal = on_fatal
+        self.after_batch: Callable[[], None] | None = None
+        self.snapshot_source: Callable[[], tuple] | None = None  # -> (tree, sessions dict)
+        self._pending: list[tuple[bytes, int, Callable[[], None]]] = []
+        self._busy = False
+        self._failed = False
+        self._closed = False
+        self._txns_since_snap = 0
+        self._snap_threshold = self._roll_threshold()
+        self._snapshot_running = False
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="zkcompat-log")
+        self._pool.start()
+        self.fsyncs = 0
+        self.txns_written = 0
+
+    def _roll_threshold(self) -> int:
+        return self.snap_count // 2 + self.rng.randrange(self.snap_count // 2)
+
+    # --- the TxnLog seam -----------------------------------------------------------------
+
+    def append(self, hdr, txn, done: Callable[[], None]) -> None:
+        if self._failed or self._closed:
+            return  # never acknowledged: the server is stopping
+        self._pending.append((marshal_entry(hdr, txn), hdr.zxid, done))
+        if not self._busy:
+            self._start_batch()
+
+    def _start_batch(self) -> None:
+        batch = self._pending[:BATCH_TXNS_MAX]
+        del self._pending[:BATCH_TXNS_MAX]
+        roll = False
+        self._txns_since_snap += len(batch)
+        if self._txns_since_snap > self._snap_threshold and not self._snapshot_running:
+            roll = True
+        self._busy = True
+        d = deferToThreadPool(self.reactor, self._pool, self._write, batch, roll)
+        d.addCallbacks(self._batch_written, self._batch_failed, callbackArgs=(batch, roll))
+
+    def _write(self, batch, roll: bool) -> None:  # worker thread
+        writer = self.writer
+        for entry, zxid, _ in batch:
+            writer.append_entry(entry, zxid)
+        if self.force_sync:
+            writer.sync()
+        else:
+            writer.flush()
+        if roll:
+            writer.roll()
+
+    def _batch_written(self, _, batch, roll: bool) -> None:
+        self._busy = False
+        self.fsyncs += 1
+        self.txns_written += len(batch)
+        for _, _, done in batch:
+            done()
+        if roll:
+            self._txns_since_snap = 0
+            self._snap_threshold = self._roll_threshold()
+            self.take_snapshot()
+        if self.after_batch is not None:
+            self.after_batch()
+        if self._pending and not self._closed:
+            self._start_batch()
+
+    def _batch_failed(self, failure) -> None:
+        self._busy = False
+        self._failed = True
+        log.critical("Severe unrecoverable error writing the transaction log, stopping: %s",
+                     failure.getErrorMessage())
+        if self.on_fatal is not None:
+            self.on_fatal(failure.value)
+
+    # --- snapshots ---------------------------------------------------------------------------
+
+    def take_snapshot(self, sync: bool = False):
+        """Save the tree as it is now; the file is written off the reactor thread unless ``sync``."""
+        if self.snapshot_source is None:
+            return None
+        tree, sessions = self.snapshot_source()
+        zxid = tree.last_processed_zxid
+        data = snapshot_bytes(tree, sessions, zxid)
+        if sync:
+            return save_snapshot_bytes(self.snap_dir, zxid, data)
+        self._snapshot_running = True
+
+        d = deferToThreadPool(self.reactor, self._pool, save_snapshot_bytes, self.snap_dir, zxid, data)
+
+        def done(path):
+            self._snapshot_running = False
+            log.info("Snapshot taken: %s", path)
+
+        def failed(f):
+            self._snapshot_running = False
+            log.error("Snapshot failed: %s", f.getErrorMessage())
+
+        d.addCallbacks(done, failed)
+        return d
+
+    def purge(self):
+        """autopurge: drop snapshots beyond snapRetainCount and the logs only they needed."""
+        return deferToThreadPool(self.reactor, self._pool, datadir.purge, self.snap_dir,
+                                 datadir.log_dir(self.data_log_dir), self.snap_retain_count)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write what is queued, then stop the worker (called while the server stops)."""
+        if self._closed:
+            return
+        self._closed = True
+        pending, self._pending = self._pending, []
+        self._pool.stop()  # waits for the batch in flight
+        if pending and not self._failed:
+            try:
+                for entry, zxid, _ in pending:
+                    self.writer.append_entry(entry, zxid)
+                self.writer.sync() if self.force_sync else self.writer.flush()
+            except OSError as e:
+                log.error("could not write the last %d txns at shutdown: %s", len(pending), e)
+        self.writer.close()

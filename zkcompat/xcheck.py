@@ -1,0 +1,1340 @@
+"""``zkcompat xcheck``: a proxy that serves clients from real ZooKeeper and cross-checks a candidate.
+
+Usage::
+
+    zkcompat xcheck --listen [HOST:]PORT --real HOST:PORT --candidate HOST:PORT [--log FILE] [--json] [--wait S]
+
+Theory of operation
+-------------------
+Clients connect to the proxy as to any ZooKeeper.  Each client connection (a *link*, labelled
+``c1``, ``c2``...) gets one TCP connection to the **real** server and, once its first frame shows
+a ZooKeeper session handshake, one to the **candidate** (zkcompat).
+
+Transparency.  Bytes are copied unchanged in both directions between the client and the real
+server, as soon as they arrive (TCP_NODELAY on every socket, flow control between the two, a
+half-close forwarded as a half-close).  The client never sees a byte of the candidate, and the
+candidate's speed never delays the client.  Inspection works on a copy, after the bytes have been
+forwarded, and an inspection error only stops the checking of that link, never its traffic.
+
+Four-letter words (and anything else whose first four bytes are not a valid frame length) are
+passed through to the real server only; no candidate connection is opened.
+
+Mirroring.  Every client frame is sent to the candidate too, in the candidate's own session:
+
+- the ConnectRequest of a new session is replayed as is; the two ConnectResponses pair the real
+  session (id, password) with the candidate's;
+- a reconnect with a real session id is sent with the paired candidate id, and the candidate's
+  password when the client presented the right real one (a wrong password stays wrong);
+- zxids the client read from the real server (``lastZxidSeen`` of the handshake, the
+  ``relativeZxid`` of setWatches/setWatches2) are translated to the candidate's zxid at the same
+  point of history: the partner of the newest real zxid at or below it, from the reply headers
+  already paired;
+- every other frame is sent byte for byte (same xids, same bodies).
+
+Ordering.  The two servers must apply the clients' requests in the same order for their answers
+to be comparable.  The proxy sends the candidate its requests in the order they reached the proxy,
+and holds a request back while the candidate still owes an answer on *another* link (requests of
+one link are pipelined freely).  So whenever a client acts on something it was told (a reply, a
+watch event), the candidate has already applied what caused it.  Requests of different clients
+that are truly concurrent may still be ordered differently by the real server itself (no proxy can
+know its order); such races show up as divergences of the requests involved.
+
+Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
+auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  Every
+wait is bounded by ``--wait`` seconds (default 5): a candidate slower than that, a reply or
+notification that one side never sends, a connection that one side closes and the other keeps
+open, are divergences.  A candidate faster than the real server is simply held until the real
+answer arrives.
+
+What is compared.  Each paired answer is decoded into the same plain fields as the conformance
+suite records (``conformance.client``: op, xid, zxid, err, and the body decoded by opcode, or raw
+hex when it does not decode exactly), normalised with ``conformance.normalize.Normalizer`` and
+diffed field by field with ``conformance.compare.compare_events``.  Normalisation, as there, and
+only this:
+
+- zxids (``zxid``, ``czxid``, ``mzxid``, ``pzxid``) by their distance ``Z+n`` from the first
+  positive zxid seen in the *session* on that side (zero and negative zxids stay literal);
+- times (``ctime``, ``mtime``) as ``T(<their zxid>)``, checked as they arrive: one zxid has one
+  time, times never decrease as zxids grow, and no time lies in the future or before the earliest
+  real time seen (a minute's slack either way); a time that breaks this renders ``T!<raw>``;
+- session ids (``session_id``, ``ephemeral_owner``) and passwords by identity: a session paired
+  by the proxy is ``session#k`` on both sides (so an ephemeralOwner must be the *corresponding*
+  session, not just any), anything else ``unpaired-session#n``;
+- ping replies are compared loosely: xid and error only (their zxid is the server's latest, which
+  depends on timing).
+
+Every other field must be equal: error codes, data, ACLs, versions, counts, children in order,
+paths, multi results, the presence of the handshake's readOnly byte, notification types, states
+and paths.  Known *intended* differences of conformance/intended_differences.toml are keyed by
+scenario and are not applied here.
+
+Output.  Each divergence is one line on stderr (or ``--log FILE``): the link, the opcode, the xid,
+a summary of the request, the differing fields with both normalised values, and both decoded
+answers; with ``--json`` the same as one JSON object per line.  On SIGINT/SIGTERM the proxy stops
+and prints ``xcheck: N requests, M divergences`` (N counts client frames of ZooKeeper links,
+handshakes and pings included).
+
+Programmatic use (tests)::
+
+    proxy = XCheckProxy(real=("127.0.0.1", 2181), candidate=("127.0.0.1", 2182)).start()
+    ... clients connect to proxy.hosts ...
+    proxy.wait_settled(10)
+    assert proxy.divergences == []
+    proxy.stop()
+
+``start()`` runs the proxy on a private reactor in a daemon thread; ``start_in_reactor(reactor,
+port)`` runs it on a reactor you drive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import collections
+import itertools
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from zope.interface import implementer
+
+from conformance.client import Transcript, decode_reply_body, err_name, op_name, record_to_value
+from conformance.compare import compare_events
+from conformance.normalize import TIME_FIELDS, TIME_SLACK_MS, ZXID_FIELDS, Normalizer, NormEvent, flatten, render_value
+from protocol import messages, records as r
+from protocol.codes import JUTE_MAXBUFFER_DEFAULT, EventType, KeeperState, OpCode, Xid
+from protocol.framing import FrameDecoder, FrameError, frame
+from protocol.jute import JuteError
+
+DEFAULT_WAIT_S = 5.0
+_INSPECT_FRAME_MAX = 1 << 30  # inspection never refuses a frame; the servers judge lengths themselves
+_REPLY_HEADER_LEN = 16
+
+
+# --- normalisation: conformance.normalize.Normalizer, fed one answer at a time ----------------------
+
+
+class Labels:
+    """What one side's normalisers share: session and password labels, and a counter for strangers."""
+
+    def __init__(self):
+        self.identities: dict[int, str] = {}
+        self.passwords: dict[bytes, str] = {}
+        self._unpaired = itertools.count(1)
+
+    def unpaired(self) -> int:
+        return next(self._unpaired)
+
+
+class TimeWindow:
+    """The range a time must lie in: from the earliest reference time seen (or the proxy's start)
+    minus the slack, to now plus the slack."""
+
+    def __init__(self, start_ms: int):
+        self.floor_ms = start_ms - TIME_SLACK_MS
+
+    def accepts(self, t: int) -> bool:
+        return self.floor_ms <= t <= int(time.time() * 1000) + TIME_SLACK_MS
+
+
+class StreamNormalizer(Normalizer):
+    """``Normalizer`` for a stream: the conformance normaliser checks times and picks its zxid base
+    over a whole transcript before rendering; a proxy sees one answer at a time, so this subclass
+    does the same checks incrementally (``feed``) and reuses every renderer of the base class."""
+
+    def __init__(self, labels: Labels, window: TimeWindow, *, reference: bool):
+        super().__init__(Transcript())
+        self.labels = labels
+        self.identities = labels.identities
+        self.passwords = labels.passwords
+        self.window = window
+        self.reference = reference
+        self._times: dict[int, int] = {}  # zxid -> its (accepted) time
+        self._zxids: list[int] = []  # sorted keys of _times
+
+    def feed(self, fields: dict) -> list[tuple[str, Any]]:
+        """Observe one answer's zxids and times, then return its normalised, flattened fields."""
+        for key, value, parent in _scalars(fields):
+            if key in ZXID_FIELDS and isinstance(value, int):
+                self._see_zxid(value)
+            elif key in TIME_FIELDS and isinstance(parent, dict) and isinstance(value, int):
+                z = parent.get(TIME_FIELDS[key])
+                if isinstance(z, int) and z > 0:
+                    self._see_time(z, value)
+        return flatten({k: self.value(k, v, fields) for k, v in fields.items()})
+
+    def _see_time(self, z: int, t: int) -> None:
+        if (z, t) in self.time_ok:
+            return
+        if self.reference:
+            self.window.floor_ms = min(self.window.floor_ms, t - TIME_SLACK_MS)
+        ok = self.window.accepts(t)
+        known = self._times.get(z)
+        if known is not None:
+            ok = ok and known == t
+        elif ok:
+            i = bisect.bisect_left(self._zxids, z)
+            if i > 0 and self._times[self._zxids[i - 1]] > t:
+                ok = False
+            if i < len(self._zxids) and self._times[self._zxids[i]] < t:
+                ok = False
+            if ok:
+                self._zxids.insert(i, z)
+                self._times[z] = t
+        self.time_ok[(z, t)] = ok
+
+    def session(self, v: int) -> Any:
+        if v in self.identities:
+            return self.identities[v]
+        out = super().session(v)  # sentinels stay literal; anything else gets registered...
+        if v in self.identities:  # ...and, not being a session the proxy paired, is labelled so
+            out = self.identities[v] = "unpaired-session#%d" % self.labels.unpaired()
+        return out
+
+    def password(self, p: bytes | None) -> Any:
+        if p in self.passwords:
+            return self.passwords[p]
+        out = super().password(p)
+        if p in self.passwords:
+            out = self.passwords[p] = "unpaired-passwd#%d" % self.labels.unpaired()
+        return out
+
+
+def _scalars(v: Any, key: str = "", parent: Any = None):
+    """(key, value, parent dict) of every scalar under v: what Normalizer._collect walks."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if isinstance(x, (dict, list)):
+                yield from _scalars(x, k, v)
+            else:
+                yield k, x, v
+    elif isinstance(v, list):
+        for x in v:
+            if isinstance(x, (dict, list)):
+                yield from _scalars(x, key, v)
+            else:
+                yield key, x, parent
+
+
+# --- decoding answers into the conformance suite's plain fields -------------------------------------
+
+
+def _enum_name(enum, value: int) -> str:
+    try:
+        return "%s(%d)" % (enum(value).name, value)
+    except ValueError:
+        return "%d" % value
+
+
+def connect_response_fields(data: bytes) -> dict:
+    """A ConnectResponse as conformance.client records it (raw hex if it does not decode exactly)."""
+    try:
+        resp, pos = r.ConnectResponse.decode(data, 0)
+        if r.ConnectResponse.encode(resp) != data[:pos]:
+            raise JuteError("does not re-encode")
+    except (JuteError, IndexError, ValueError):
+        return {"raw": data.hex()}
+    rest = data[pos:]
+    if len(rest) > 1 or (rest and rest[0] not in (0, 1)):
+        return {"raw": data.hex()}
+    return {
+        "protocol_version": resp.protocol_version,
+        "time_out": resp.time_out,
+        "session_id": resp.session_id,
+        "passwd": resp.passwd,
+        "read_only": None if not rest else bool(rest[0]),
+    }
+
+
+def reply_header(data: bytes):
+    if len(data) < _REPLY_HEADER_LEN:
+        return None
+    return r.ReplyHeader.decode(data, 0)[0]
+
+
+def reply_fields(op: int | None, hdr, data: bytes) -> dict:
+    """A reply as conformance.client records it; a ping keeps only what a ping's answer promises."""
+    if op == OpCode.PING:
+        out: dict[str, Any] = {"op": "ping", "xid": hdr.xid, "err": err_name(hdr.err)}
+        if len(data) > _REPLY_HEADER_LEN:
+            out["body"] = {"raw": data[_REPLY_HEADER_LEN:].hex()}
+        return out
+    out = {"op": op_name(op), "xid": hdr.xid, "zxid": hdr.zxid, "err": err_name(hdr.err)}
+    body = decode_reply_body(op, data[_REPLY_HEADER_LEN:])
+    if body is not None:
+        out["body"] = body
+    return out
+
+
+def notification_fields(hdr, data: bytes) -> dict:
+    out: dict[str, Any] = {"xid": hdr.xid, "zxid": hdr.zxid, "err": err_name(hdr.err)}
+    try:
+        ev = r.WatcherEvent.from_bytes(data[_REPLY_HEADER_LEN:])
+        out["event"] = {
+            "type": _enum_name(EventType, ev.type),
+            "state": _enum_name(KeeperState, ev.state),
+            "path": ev.path,
+        }
+    except (JuteError, IndexError, ValueError):
+        out["event"] = {"raw": data[_REPLY_HEADER_LEN:].hex()}
+    return out
+
+
+def describe_request(op: int | None, body: bytes) -> str:
+    """A short human summary of a request body: its decoded record, or its size."""
+    try:
+        if op in (OpCode.MULTI, OpCode.MULTI_READ):
+            ops, _ = messages.decode_multi(body)
+            return "[%s]" % ", ".join("%s %s" % (op_name(t), _short_record(rec)) for t, rec in ops)
+        cls = messages.REQUEST_RECORDS.get(op) if op is not None else None
+        if cls is None:
+            return "" if not body else "%d bytes" % len(body)
+        return _short_record(cls.decode(body, 0)[0])
+    except (JuteError, IndexError, ValueError):
+        return "undecodable %d bytes" % len(body)
+
+
+def _short_record(rec) -> str:
+    value = record_to_value(rec)
+    if not isinstance(value, dict):
+        return render_value(value, 80)
+    return " ".join("%s=%s" % (k, render_value(v, 60)) for k, v in value.items())
+
+
+def _render_answer(fields: dict | None, limit: int = 60) -> str:
+    if fields is None:
+        return "(none)"
+    parts = []
+    for k, v in flatten(fields):
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0 and (k.endswith("zxid") or k == "session_id"):
+            parts.append("%s=0x%x" % (k, v))
+        else:
+            parts.append("%s=%s" % (k, render_value(v, limit)))
+    return " ".join(parts)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return render_value(v)
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+# --- what is reported ------------------------------------------------------------------------------
+
+
+@dataclass
+class Divergence:
+    """One answer (or close, or missing answer) on which the candidate differs from the real server."""
+
+    conn: str
+    op: str
+    xid: int | None
+    request: str
+    real: str  # the real server's decoded answer (or what happened instead)
+    candidate: str  # the candidate's
+    differs: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, real, candidate), normalised
+    kind: str = "reply"  # reply | connect | notification | close | connection
+
+    @property
+    def fields(self) -> list[str]:
+        return [d[0] for d in self.differs]
+
+    def to_text(self) -> str:
+        diffs = "; ".join(
+            "%s: real %s, candidate %s" % (f, render_value(a, 80), render_value(b, 80)) for f, a, b in self.differs
+        )
+        return "xcheck: divergence %s %s xid=%s request={%s} differs: %s | real: %s | candidate: %s" % (
+            self.conn, self.op, self.xid, self.request, diffs, self.real, self.candidate)
+
+    def to_json(self) -> dict:
+        return {
+            "conn": self.conn,
+            "kind": self.kind,
+            "op": self.op,
+            "xid": self.xid,
+            "request": self.request,
+            "differs": [{"field": f, "real": _jsonable(a), "candidate": _jsonable(b)} for f, a, b in self.differs],
+            "real": self.real,
+            "candidate": self.candidate,
+        }
+
+
+@dataclass
+class Exchange:
+    """One client request and the two answers to it."""
+
+    link: "Link"
+    op: int | None  # None: the handshake
+    xid: int | None
+    body: bytes  # the request frame's body as the client sent it
+    summary: str
+    real: dict | None = None
+    cand: dict | None = None
+    real_hdr: Any = None
+    cand_hdr: Any = None
+    real_missing: str | None = None  # why no real answer will come
+    cand_missing: str | None = None  # why no candidate answer will come ("unmirrored": never sent)
+    inflight: bool = False
+    done: bool = False
+    timer: Any = None
+
+    @property
+    def op_label(self) -> str:
+        return "connect" if self.op is None else op_name(self.op)
+
+
+@dataclass
+class _SessionPair:
+    label: str
+    real_id: int
+    cand_id: int
+    real_passwd: bytes
+    cand_passwd: bytes
+    norms: tuple[StreamNormalizer, StreamNormalizer]
+
+
+# --- one client connection -------------------------------------------------------------------------
+
+
+class Link:
+    """A client connection, its real-server connection and its candidate connection."""
+
+    def __init__(self, proxy: "XCheckProxy", number: int, client: "_ClientSide"):
+        self.proxy = proxy
+        self.label = "c%d" % number
+        self.client = client
+        self.real: _RealSide | None = None
+        self.cand: _CandidateSide | None = None
+        self.mode: str | None = None  # None until the first 4 bytes: "zk" or "passthrough"
+        self.head = b""
+        self.inspecting = True
+        self.requests = FrameDecoder(_INSPECT_FRAME_MAX)
+        self.real_frames = FrameDecoder(_INSPECT_FRAME_MAX)
+        self.cand_frames = FrameDecoder(_INSPECT_FRAME_MAX)
+        self.connect_ex: Exchange | None = None
+        self.real_awaits: dict[int, collections.deque[Exchange]] = collections.defaultdict(collections.deque)
+        self.cand_awaits: dict[int, collections.deque[Exchange]] = collections.defaultdict(collections.deque)
+        self.real_notes: collections.deque = collections.deque()  # [fields, timer] not yet paired
+        self.cand_notes: collections.deque = collections.deque()
+        self.cand_state = "none"  # none | connecting | open | closed | failed
+        self.client_closed = False
+        self.client_eof = False
+        self.real_closed: str | None = None  # None | "itself" | "us"
+        self.cand_closed: str | None = None
+        self.dropped = False
+        self.queued = 0  # this link's items in the proxy's candidate queue
+        self.inflight = 0  # requests sent to the candidate and not answered (nor timed out)
+        self.close_check = None
+        self.norms = proxy._new_norms()
+        self.pair: _SessionPair | None = None
+
+    # --- client -> real (already forwarded) ------------------------------------------------------
+
+    def on_client_data(self, data: bytes) -> None:
+        if self.mode is None:
+            self.head += data
+            if len(self.head) < 4:
+                return
+            length = int.from_bytes(self.head[:4], "big", signed=True)
+            data, self.head = self.head, b""
+            if not 0 <= length <= JUTE_MAXBUFFER_DEFAULT:
+                self.mode = "passthrough"  # a four-letter word (or garbage): the real server's business only
+                self.inspecting = False
+                return
+            self.mode = "zk"
+            self.proxy._connect_candidate(self)
+        try:
+            frames = self.requests.feed(data)
+        except FrameError:
+            self.inspecting = False
+            return
+        for body in frames:
+            self._on_request(body)
+
+    def _on_request(self, body: bytes) -> None:
+        proxy = self.proxy
+        proxy.requests += 1
+        if self.connect_ex is None:
+            try:
+                msg = messages.decode_connect_request(body)
+                req = msg.request
+                summary = "session=0x%x timeout=%d last_zxid=0x%x" % (req.session_id, req.time_out, req.last_zxid_seen)
+            except (JuteError, IndexError, ValueError):
+                summary = "undecodable %d bytes" % len(body)
+            ex = self.connect_ex = Exchange(self, None, None, body, summary)
+        elif len(body) < 8:
+            proxy._enqueue(self, None, body)  # a frame too short to be a request: mirrored, not paired
+            return
+        else:
+            hdr = r.RequestHeader.decode(body, 0)[0]
+            ex = Exchange(self, hdr.type, hdr.xid, body, describe_request(hdr.type, body[8:]))
+            self.real_awaits[hdr.xid].append(ex)
+        if self.cand_state in ("closed", "failed"):
+            ex.cand_missing = "unmirrored"
+            proxy.unmirrored += 1
+            return
+        if ex.xid is not None:
+            self.cand_awaits[ex.xid].append(ex)
+        proxy._enqueue(self, ex, body)
+
+    def translate(self, ex: Exchange | None, body: bytes) -> bytes:
+        """The frame body the candidate gets for this request (session-specific values translated)."""
+        proxy = self.proxy
+        if ex is not None and ex.op is None:
+            try:
+                msg = messages.decode_connect_request(body)
+            except (JuteError, IndexError, ValueError):
+                return body
+            req = msg.request
+            pair = proxy.sessions.get(req.session_id)
+            if pair is not None:
+                passwd = pair.cand_passwd if req.passwd == pair.real_passwd else _wrong(req.passwd, pair.cand_passwd)
+                req = req.replace(session_id=pair.cand_id, passwd=passwd)
+            req = req.replace(last_zxid_seen=proxy.translate_zxid(req.last_zxid_seen))
+            return messages.encode_connect_request(req, msg.read_only)
+        if ex is not None and ex.op in (OpCode.SET_WATCHES, OpCode.SET_WATCHES2):
+            cls = r.SetWatches if ex.op == OpCode.SET_WATCHES else r.SetWatches2
+            try:
+                rec = cls.from_bytes(body[8:])
+            except (JuteError, IndexError, ValueError):
+                return body
+            rec = rec.replace(relative_zxid=proxy.translate_zxid(rec.relative_zxid))
+            return body[:8] + rec.to_bytes()
+        return body
+
+    # --- answers ---------------------------------------------------------------------------------
+
+    def on_real_data(self, data: bytes) -> None:
+        try:
+            frames = self.real_frames.feed(data)
+        except FrameError:
+            self.inspecting = False
+            return
+        for f in frames:
+            self._on_answer("real", f)
+
+    def on_cand_data(self, data: bytes) -> None:
+        try:
+            frames = self.cand_frames.feed(data)
+        except FrameError:
+            self._cand_lost_track("the candidate sent a malformed frame length")
+            return
+        for f in frames:
+            self._on_answer("cand", f)
+
+    def _on_answer(self, side: str, data: bytes) -> None:
+        real = side == "real"
+        ex = self.connect_ex
+        if ex is not None and (ex.real is None if real else ex.cand is None) and not (
+            ex.real_missing if real else ex.cand_missing
+        ):
+            fields = connect_response_fields(data)
+            self._set_answer(ex, side, fields, None)
+            return
+        hdr = reply_header(data)
+        if hdr is None:
+            self._unexpected(side, {"raw": data.hex()})
+            return
+        awaits = (self.real_awaits if real else self.cand_awaits).get(hdr.xid)
+        if awaits:
+            ex = awaits.popleft()
+            self._set_answer(ex, side, reply_fields(ex.op, hdr, data), hdr)
+        elif hdr.xid == Xid.NOTIFICATION:
+            if real and self.cand_state in ("closed", "failed"):
+                return  # no candidate to send its counterpart (the close was reported)
+            self._on_notification(side, notification_fields(hdr, data))
+        else:
+            self._unexpected(side, reply_fields(None, hdr, data))
+
+    def _unexpected(self, side: str, fields: dict) -> None:
+        """A frame that answers nothing the client asked: reported when the candidate sends it."""
+        if side == "cand":
+            self.proxy._report(Divergence(self.label, fields.get("op", "?"), fields.get("xid"), "",
+                                          "(nothing)", _render_answer(fields),
+                                          [("event", "(absent)", "unsolicited frame")], "reply"))
+
+    def _set_answer(self, ex: Exchange, side: str, fields: dict, hdr) -> None:
+        proxy = self.proxy
+        if side == "real":
+            if ex.done or ex.real_missing:
+                return
+            ex.real, ex.real_hdr = fields, hdr
+        else:
+            if ex.inflight:
+                proxy._release(ex)
+            if ex.done or ex.cand_missing:
+                return  # it came after its wait was over: already reported
+            ex.cand, ex.cand_hdr = fields, hdr
+            if ex.real is None and ex.timer is None:
+                ex.timer = proxy.reactor.callLater(proxy.wait_s, self._real_timeout, ex)
+        self._maybe_complete(ex)
+
+    def _real_timeout(self, ex: Exchange) -> None:
+        ex.timer = None
+        if not ex.done and ex.real is None:
+            ex.real_missing = "no answer within %gs" % self.proxy.wait_s
+            self._maybe_complete(ex)
+        self.proxy._changed()
+
+    def cand_timeout(self, ex: Exchange) -> None:
+        ex.timer = None
+        if ex.inflight:
+            self.proxy._release(ex)
+        if not ex.done and ex.cand is None:
+            ex.cand_missing = "no answer within %gs" % self.proxy.wait_s
+            self._maybe_complete(ex)
+        self.proxy._changed()
+
+    def _maybe_complete(self, ex: Exchange) -> None:
+        if ex.done:
+            return
+        has_real = ex.real is not None or ex.real_missing is not None
+        has_cand = ex.cand is not None or ex.cand_missing is not None
+        if not (has_real and has_cand):
+            return
+        ex.done = True
+        if ex.timer is not None and ex.timer.active():
+            ex.timer.cancel()
+        ex.timer = None
+        self.proxy._complete(ex)
+        self.check_drain()
+
+    # --- notifications ---------------------------------------------------------------------------
+
+    def _on_notification(self, side: str, fields: dict) -> None:
+        mine, other = (self.real_notes, self.cand_notes) if side == "real" else (self.cand_notes, self.real_notes)
+        if other:
+            item = other.popleft()
+            if item[1] is not None and item[1].active():
+                item[1].cancel()
+            real, cand = (fields, item[0]) if side == "real" else (item[0], fields)
+            self.proxy._compare_notifications(self, real, cand)
+            self.check_drain()
+            return
+        item = [fields, None]
+        item[1] = self.proxy.reactor.callLater(self.proxy.wait_s, self._note_timeout, side, item)
+        mine.append(item)
+
+    def _note_timeout(self, side: str, item: list) -> None:
+        notes = self.real_notes if side == "real" else self.cand_notes
+        if item in notes:
+            notes.remove(item)
+            if self.dropped:
+                pass
+            elif side == "real":
+                self.proxy._report(Divergence(
+                    self.label, "notification", Xid.NOTIFICATION, "watch event",
+                    _render_answer(item[0]), "(none within %gs)" % self.proxy.wait_s,
+                    [("event", "notification", "(absent)")], "notification"))
+            elif self.real_closed is None:  # (once the real connection is gone it could not have sent it)
+                self.proxy._report(Divergence(
+                    self.label, "notification", Xid.NOTIFICATION, "watch event",
+                    "(none within %gs)" % self.proxy.wait_s, _render_answer(item[0]),
+                    [("event", "(absent)", "notification")], "notification"))
+        self.check_drain()
+        self.proxy._changed()
+
+    # --- closing ---------------------------------------------------------------------------------
+
+    def on_client_eof(self) -> None:
+        self.client_eof = True
+
+    def on_client_lost(self) -> None:
+        self.client_closed = True
+        if self.real is not None and self.real_closed is None:
+            self.real_closed = "us"
+            self.real.transport.loseConnection()
+        elif self.real is None and self.real_closed is None:
+            self.real_closed = "us"  # it never connected
+        self._real_gone()
+        self.check_drain()
+
+    def on_real_lost(self) -> None:
+        if self.real_closed is None:
+            self.real_closed = "us" if (self.client_eof or self.client_closed) else "itself"
+        if self.close_check is not None:
+            self._close_check()  # the candidate had closed first: now settled either way
+        if not self.client_closed:
+            self.client.transport.loseConnection()  # after what is buffered for it
+        self._real_gone()
+        if self.real_closed == "itself" and self.cand_state in ("open", "connecting") and not self.dropped:
+            self._arm_close_check()
+        self.check_drain()
+
+    def _real_gone(self) -> None:
+        """No more real answers: exchanges still waiting for one are settled."""
+        for queue in self.real_awaits.values():
+            for ex in queue:
+                if not ex.done:
+                    # the client's own close: nothing to compare; the real server's close: compared
+                    ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+                    self._maybe_complete(ex)
+        self.real_awaits.clear()
+        if self.connect_ex is not None and self.connect_ex.real is None and not self.connect_ex.done:
+            self.connect_ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+            self._maybe_complete(self.connect_ex)
+        for item in list(self.cand_notes):  # the real side can no longer send their counterparts
+            if item[1] is not None and item[1].active():
+                item[1].cancel()
+        self.cand_notes.clear()
+
+    def on_cand_connected(self, cand: "_CandidateSide") -> None:
+        self.cand = cand
+        self.cand_state = "open"
+        self.proxy._pump()
+
+    def on_cand_failed(self, reason: str) -> None:
+        self.cand_state = "failed"
+        self.proxy._report(Divergence(self.label, "connect", None, "(candidate connection)", "connected",
+                                      "cannot connect: %s" % reason, [("connection", "open", "failed")],
+                                      "connection"))
+        self._cand_gone("unmirrored")
+        self.check_drain()
+
+    def on_cand_lost(self) -> None:
+        self.cand_state = "closed"
+        if self.cand_closed is None:
+            self.cand_closed = "itself"
+            if self.real_closed is None and not self.dropped:
+                self._arm_close_check()
+        self._cand_gone("connection closed")
+        if self.close_check is not None and self.real_closed is not None:
+            self._close_check()
+        self.check_drain()
+
+    def _cand_lost_track(self, why: str) -> None:
+        self.proxy._report(Divergence(self.label, "?", None, "", "(well-formed stream)", why,
+                                      [("stream", "framed", "malformed")], "connection"))
+        if self.cand is not None and self.cand_closed is None:
+            self.cand_closed = "us"
+            self.cand.transport.abortConnection()
+
+    def _cand_gone(self, why: str) -> None:
+        proxy = self.proxy
+        pending = [ex for q in self.cand_awaits.values() for ex in q]
+        if self.connect_ex is not None and self.connect_ex.cand is None:
+            pending.append(self.connect_ex)
+        self.cand_awaits.clear()
+        for ex in pending:
+            if ex.done or ex.cand is not None or ex.cand_missing:
+                continue
+            if ex.inflight:
+                proxy._release(ex)
+                ex.cand_missing = why
+            else:
+                ex.cand_missing = "unmirrored"
+                proxy.unmirrored += 1
+            self._maybe_complete(ex)
+        proxy._pump()
+
+    def _arm_close_check(self) -> None:
+        if self.close_check is None:
+            self.close_check = self.proxy.reactor.callLater(self.proxy.wait_s, self._close_check)
+
+    def _close_check(self) -> None:
+        """One side closed the connection by itself: the other must have closed within the wait."""
+        if self.close_check is not None and self.close_check.active():
+            self.close_check.cancel()
+        self.close_check = None
+        if self.dropped:
+            return
+        if self.real_closed == "itself" and self.cand_closed != "itself":
+            self.proxy._report(Divergence(self.label, "close", None, "", "closed the connection",
+                                          "kept it open for %gs" % self.proxy.wait_s,
+                                          [("connection", "closed", "open")], "close"))
+        elif self.cand_closed == "itself" and self.real_closed is None:
+            self.proxy._report(Divergence(self.label, "close", None, "",
+                                          "kept it open for %gs" % self.proxy.wait_s,
+                                          "closed the connection", [("connection", "open", "closed")], "close"))
+        self.check_drain()
+        self.proxy._changed()
+
+    def busy(self) -> bool:
+        """Still owes a comparison: answers, notifications, queued requests or a close to wait for."""
+        if self.queued or self.inflight or self.real_notes or self.cand_notes or self.close_check is not None:
+            return True
+        if any(not ex.done and (ex.real is not None or ex.cand is not None) for q in self.real_awaits.values()
+               for ex in q):
+            return True
+        if any(not ex.done and (ex.real is not None or ex.cand is not None) for q in self.cand_awaits.values()
+               for ex in q):
+            return True
+        ex = self.connect_ex
+        if ex is not None and not ex.done and (ex.real is not None or ex.cand is not None):
+            return True
+        return False
+
+    def check_drain(self) -> None:
+        """Once the client is gone, close the candidate as soon as it owes nothing more."""
+        if self.client_closed and self.cand_state in ("open", "connecting") and self.cand_closed is None:
+            if not self.busy():
+                self.cand_closed = "us"
+                if self.cand is not None:
+                    self.cand.transport.loseConnection()
+                else:
+                    self.cand_state = "closed"
+        self.proxy._forget_if_finished(self)
+
+    def finished(self) -> bool:
+        return self.client_closed and self.cand_state in ("none", "closed", "failed") and not self.busy()
+
+    def _cancel_timers(self) -> None:
+        timers = [ex.timer for q in list(self.real_awaits.values()) + list(self.cand_awaits.values()) for ex in q]
+        timers += [item[1] for item in list(self.real_notes) + list(self.cand_notes)]
+        timers += [self.close_check, self.connect_ex.timer if self.connect_ex is not None else None]
+        for t in timers:
+            if t is not None and t.active():
+                t.cancel()
+        self.real_notes.clear()
+        self.cand_notes.clear()
+        self.close_check = None
+
+    def abandon(self) -> None:
+        """Stop cross-checking this link (its traffic with the real server goes on untouched)."""
+        self.inspecting = False
+        self.dropped = True
+        self._cancel_timers()
+        if self.cand_closed is None:
+            self.cand_closed = "us"
+            if self.cand is not None and self.cand.transport is not None:
+                self.cand.transport.abortConnection()
+        self._cand_gone("abandoned")
+
+    def drop(self) -> None:
+        """Cut all three connections now (test control); whatever was pending is not compared."""
+        self.dropped = True
+        self._cancel_timers()
+        for side, attr in ((self.client, None), (self.real, "real_closed"), (self.cand, "cand_closed")):
+            if side is None:
+                continue
+            if attr is not None and getattr(self, attr) is None:
+                setattr(self, attr, "us")
+            if side.transport is not None:
+                side.transport.abortConnection()
+
+
+def _wrong(passwd: bytes, right: bytes) -> bytes:
+    """A password that is certainly not ``right``: the client presented a wrong one to the real server."""
+    if passwd is None:
+        return passwd
+    if passwd != right:
+        return passwd
+    return bytes(b ^ 0xFF for b in passwd)
+
+
+# --- Twisted protocols -----------------------------------------------------------------------------
+
+
+def _no_delay(transport) -> None:
+    try:
+        transport.setTcpNoDelay(True)
+    except (AttributeError, OSError):
+        pass
+
+
+@implementer(IHalfCloseableProtocol)
+class _ClientSide(protocol.Protocol):
+    link: Link | None = None
+    real_transport = None
+
+    def connectionMade(self):
+        _no_delay(self.transport)
+        self.transport.pauseProducing()  # nothing is read until the real server is there to take it
+        self.link = self.factory.proxy._new_link(self)
+
+    def dataReceived(self, data):
+        self.real_transport.write(data)  # first and unconditionally: the proxy is transparent
+        link = self.link
+        if link.inspecting:
+            link.proxy._guarded(link, link.on_client_data, data)
+
+    def readConnectionLost(self):
+        self.link.on_client_eof()
+        if self.real_transport is not None:
+            self.real_transport.loseWriteConnection()
+
+    def writeConnectionLost(self):
+        pass
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        link = self.link
+        link.proxy._guarded(link, link.on_client_lost)
+
+
+class _RealSide(protocol.Protocol):
+    def __init__(self, link: Link):
+        self.link = link
+
+    def connectionMade(self):
+        _no_delay(self.transport)
+        link = self.link
+        client = link.client
+        if link.client_closed:
+            self.transport.loseConnection()
+            return
+        link.real = self
+        client.real_transport = self.transport
+        # flow control both ways, as twisted.protocols.portforward does
+        self.transport.registerProducer(client.transport, True)
+        client.transport.registerProducer(self.transport, True)
+        client.transport.resumeProducing()
+
+    def dataReceived(self, data):
+        link = self.link
+        link.client.transport.write(data)  # first and unconditionally
+        if link.inspecting:
+            link.proxy._guarded(link, link.on_real_data, data)
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        self.link.proxy._guarded(self.link, self.link.on_real_lost)
+
+
+class _RealFactory(protocol.ClientFactory):
+    def __init__(self, link: Link):
+        self.link = link
+
+    def buildProtocol(self, addr):
+        return _RealSide(self.link)
+
+    def clientConnectionFailed(self, connector, reason):
+        link = self.link
+        link.real_closed = "itself"
+        link.client.transport.loseConnection()
+
+
+class _CandidateSide(protocol.Protocol):
+    def __init__(self, link: Link):
+        self.link = link
+
+    def connectionMade(self):
+        _no_delay(self.transport)
+        link = self.link
+        if link.cand_closed is not None:
+            self.transport.loseConnection()
+            return
+        link.proxy._guarded(link, link.on_cand_connected, self)
+
+    def dataReceived(self, data):
+        link = self.link
+        if link.inspecting:
+            link.proxy._guarded(link, link.on_cand_data, data)
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        self.link.proxy._guarded(self.link, self.link.on_cand_lost)
+
+
+class _CandidateFactory(protocol.ClientFactory):
+    def __init__(self, link: Link):
+        self.link = link
+
+    def buildProtocol(self, addr):
+        return _CandidateSide(self.link)
+
+    def clientConnectionFailed(self, connector, reason):
+        link = self.link
+        link.proxy._guarded(link, link.on_cand_failed, reason.getErrorMessage())
+
+
+class _ClientFactory(protocol.ServerFactory):
+    protocol = _ClientSide
+    noisy = False
+
+    def __init__(self, proxy: "XCheckProxy"):
+        self.proxy = proxy
+
+
+# --- the proxy -------------------------------------------------------------------------------------
+
+
+class XCheckProxy:
+    """The cross-check proxy; see the module docstring.  All state lives in the reactor thread."""
+
+    def __init__(
+        self,
+        real: tuple[str, int],
+        candidate: tuple[str, int],
+        *,
+        wait_s: float = DEFAULT_WAIT_S,
+        log: TextIO | None = None,
+        json_lines: bool = False,
+        history: int = 10000,
+    ):
+        self.real_addr = (real[0], int(real[1]))
+        self.cand_addr = (candidate[0], int(candidate[1]))
+        self.wait_s = wait_s
+        self.log = log
+        self.json_lines = json_lines
+        self.divergences: list[Divergence] = []
+        self.requests = 0
+        self.compared = 0  # answers (and notifications) compared
+        self.unmirrored = 0  # requests the candidate never got (its connection was gone)
+        self.history: collections.deque[Exchange] = collections.deque(maxlen=history)  # completed exchanges
+        self.sessions: dict[int, _SessionPair] = {}  # real session id -> its pair
+        self.reactor = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._listening = None
+        self._links: dict[int, Link] = {}
+        self._numbers = itertools.count(1)
+        self._queue: collections.deque[tuple[Link, Exchange | None, bytes]] = collections.deque()
+        self._inflight_total = 0
+        self._zxids_real: list[int] = []  # paired reply-header zxids, increasing on both sides
+        self._zxids_cand: list[int] = []
+        self._real_labels = Labels()
+        self._cand_labels = Labels()
+        self._window = TimeWindow(int(time.time() * 1000))
+        self._cond = threading.Condition()
+        self._version = 0
+        self._thread: threading.Thread | None = None
+        self._own_reactor = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def hosts(self) -> str:
+        return "%s:%d" % (self.host, self.port)
+
+    def start_in_reactor(self, reactor=None, port: int = 0, interface: str = "127.0.0.1") -> int:
+        """Listen on ``interface:port`` (0: any free port) from the reactor thread; returns the port."""
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.host = interface or "0.0.0.0"
+        self._listening = reactor.listenTCP(port, _ClientFactory(self), interface=interface)
+        self.port = self._listening.getHost().port
+        return self.port
+
+    def stop_in_reactor(self):
+        """Stop listening and cut every link; returns a Deferred (or None)."""
+        listening, self._listening = self._listening, None
+        for link in list(self._links.values()):
+            link.drop()
+        return listening.stopListening() if listening is not None else None
+
+    def start(self, port: int = 0, interface: str = "127.0.0.1", reactor=None) -> "XCheckProxy":
+        """Start on ``reactor`` (running in another thread), or on a private reactor thread of its own."""
+        from twisted.internet.threads import blockingCallFromThread
+
+        if reactor is None:
+            from twisted.internet.epollreactor import EPollReactor
+
+            reactor = EPollReactor()
+            started = threading.Event()
+            reactor.callWhenRunning(started.set)
+            self._thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False},
+                                            name="xcheck-reactor", daemon=True)
+            self._thread.start()
+            if not started.wait(10):
+                raise RuntimeError("the xcheck reactor did not start")
+            self._own_reactor = True
+        blockingCallFromThread(reactor, self.start_in_reactor, reactor, port, interface)
+        return self
+
+    def stop(self) -> None:
+        from twisted.internet.threads import blockingCallFromThread
+
+        if self.reactor is None:
+            return
+        blockingCallFromThread(self.reactor, self.stop_in_reactor)
+        if self._own_reactor and self._thread is not None:
+            self.reactor.callFromThread(self.reactor.stop)
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> "XCheckProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def summary(self) -> str:
+        return "xcheck: %d requests, %d divergences" % (self.requests, len(self.divergences))
+
+    # --- waiting (from another thread) -----------------------------------------------------------
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` in the reactor thread and return its result."""
+        from twisted.internet.threads import blockingCallFromThread
+
+        return blockingCallFromThread(self.reactor, fn)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Wait (bounded) until ``predicate()``, evaluated in the reactor thread, is true."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                seen = self._version
+            if self.call(predicate):
+                return True
+            with self._cond:
+                while self._version == seen:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+
+    def settled(self) -> bool:
+        """(Reactor thread) Nothing is left to compare: no answer, notification or close is awaited."""
+        return not self._queue and self._inflight_total == 0 and not any(
+            link.busy() or (link.client_closed and link.cand_state in ("open", "connecting"))
+            for link in self._links.values()
+        )
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        return self.wait_until(self.settled, timeout)
+
+    def drop_connections(self) -> None:
+        """Cut every client connection with its two server connections (sessions live on)."""
+        self.call(lambda: [link.drop() for link in list(self._links.values())])
+
+    def _changed(self) -> None:
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+
+    # --- links -----------------------------------------------------------------------------------
+
+    def _new_link(self, client: _ClientSide) -> Link:
+        link = Link(self, next(self._numbers), client)
+        self._links[id(link)] = link
+        host, port = self.real_addr
+        self.reactor.connectTCP(host, port, _RealFactory(link), timeout=max(self.wait_s, 1.0))
+        return link
+
+    def _connect_candidate(self, link: Link) -> None:
+        link.cand_state = "connecting"
+        host, port = self.cand_addr
+        self.reactor.connectTCP(host, port, _CandidateFactory(link), timeout=max(self.wait_s, 1.0))
+
+    def _forget_if_finished(self, link: Link) -> None:
+        if link.finished() and link.close_check is None:
+            self._links.pop(id(link), None)
+
+    def _guarded(self, link: Link, fn: Callable, *args) -> None:
+        """Run an inspection step; a bug or surprise in it stops checking this link, never its traffic."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - reported, and the bytes keep flowing
+            if link.inspecting:
+                self._report(Divergence(link.label, "?", None, "", "", "",
+                                        [("xcheck", "ok", "internal error: %r" % e)], "connection"))
+                try:
+                    link.abandon()
+                except Exception:  # noqa: BLE001
+                    link.inspecting = False
+        finally:
+            self._changed()
+
+    # --- the candidate queue: arrival order across links -----------------------------------------
+
+    def _enqueue(self, link: Link, ex: Exchange | None, body: bytes) -> None:
+        self._queue.append((link, ex, body))
+        link.queued += 1
+        self._pump()
+
+    def _pump(self) -> None:
+        q = self._queue
+        while q:
+            link, ex, body = q[0]
+            if link.cand_state in ("closed", "failed") or link.cand_closed is not None:
+                q.popleft()
+                link.queued -= 1
+                if ex is not None and not ex.done and ex.cand_missing is None:
+                    ex.cand_missing = "unmirrored"
+                    self.unmirrored += 1
+                    link._maybe_complete(ex)
+                continue
+            if self._inflight_total - link.inflight > 0 or link.cand_state != "open":
+                return  # the candidate still owes another link an answer, or is not connected yet
+            q.popleft()
+            link.queued -= 1
+            link.cand.transport.write(frame(link.translate(ex, body)))
+            if ex is not None:
+                ex.inflight = True
+                link.inflight += 1
+                self._inflight_total += 1
+                if ex.timer is None:
+                    ex.timer = self.reactor.callLater(self.wait_s, link.cand_timeout, ex)
+
+    def _release(self, ex: Exchange) -> None:
+        ex.inflight = False
+        ex.link.inflight -= 1
+        self._inflight_total -= 1
+        if ex.timer is not None and ex.real is None and ex.timer.active():
+            ex.timer.cancel()  # (re-armed as the wait for the real answer, if need be)
+            ex.timer = None
+        self._pump()
+
+    # --- zxid translation ------------------------------------------------------------------------
+
+    def _pair_zxids(self, zr: int, zc: int) -> None:
+        if zr <= 0 or zc <= 0:
+            return
+        if self._zxids_real and (zr <= self._zxids_real[-1] or zc <= self._zxids_cand[-1]):
+            return
+        self._zxids_real.append(zr)
+        self._zxids_cand.append(zc)
+
+    def translate_zxid(self, z: int) -> int:
+        """The candidate's zxid for the real server's ``z``: the partner of the newest paired zxid <= z."""
+        if z <= 0:
+            return z
+        i = bisect.bisect_right(self._zxids_real, z) - 1
+        return self._zxids_cand[i] if i >= 0 else 0
+
+    # --- comparing -------------------------------------------------------------------------------
+
+    def _new_norms(self) -> tuple[StreamNormalizer, StreamNormalizer]:
+        return (StreamNormalizer(self._real_labels, self._window, reference=True),
+                StreamNormalizer(self._cand_labels, self._window, reference=False))
+
+    def _bind_session(self, link: Link, real: dict, cand: dict | None) -> None:
+        """After a handshake: pair the two sessions (first time) and use the session's normalisers."""
+        sid = real.get("session_id")
+        if not sid:
+            return
+        pair = self.sessions.get(sid)
+        if pair is None and cand is not None and cand.get("session_id"):
+            cid = cand["session_id"]
+            label = "session#%d" % (len(self.sessions) + 1)
+            self._real_labels.identities.setdefault(sid, label)
+            if cid not in self._cand_labels.identities:
+                self._cand_labels.identities[cid] = label
+            rp, cp = real.get("passwd") or b"", cand.get("passwd") or b""
+            if any(rp):
+                self._real_labels.passwords.setdefault(rp, "passwd#%d" % (len(self.sessions) + 1))
+            if any(cp) and cp not in self._cand_labels.passwords:
+                self._cand_labels.passwords[cp] = "passwd#%d" % (len(self.sessions) + 1)
+            pair = self.sessions[sid] = _SessionPair(label, sid, cid, rp, cp, link.norms)
+        if pair is not None:
+            link.pair = pair
+            link.norms = pair.norms
+
+    def _complete(self, ex: Exchange) -> None:
+        link = ex.link
+        self.history.append(ex)
+        if link.dropped or ex.cand_missing == "unmirrored" or ex.real_missing == "dropped":
+            return
+        if ex.real is None and ex.cand is None:
+            return  # neither answered: they agree
+        if ex.real is None or ex.cand is None:
+            real = _render_answer(ex.real) if ex.real is not None else "(no answer: %s)" % ex.real_missing
+            cand = _render_answer(ex.cand) if ex.cand is not None else "(no answer: %s)" % ex.cand_missing
+            self._report(Divergence(link.label, ex.op_label, ex.xid, ex.summary, real, cand,
+                                    [("answer", "present" if ex.real is not None else "(absent)",
+                                      "present" if ex.cand is not None else "(absent)")],
+                                    "connect" if ex.op is None else "reply"))
+            if ex.op is None and ex.real is not None:
+                self._bind_session(link, ex.real, None)
+            return
+        kind = "reply"
+        if ex.op is None:
+            kind = "connect"
+            self._bind_session(link, ex.real, ex.cand)
+        elif ex.real_hdr is not None and ex.cand_hdr is not None and ex.op != OpCode.PING:
+            self._pair_zxids(ex.real_hdr.zxid, ex.cand_hdr.zxid)
+        self._compare(link, kind, ex.op_label, ex.xid, ex.summary, ex.real, ex.cand)
+
+    def _compare_notifications(self, link: Link, real: dict, cand: dict) -> None:
+        self._compare(link, "notification", "notification", Xid.NOTIFICATION, "watch event", real, cand)
+
+    def _compare(self, link: Link, kind: str, op: str, xid, summary: str, real: dict, cand: dict) -> None:
+        self.compared += 1
+        rn, cn = link.norms
+        a = NormEvent(kind, link.label, rn.feed(real))
+        b = NormEvent(kind, link.label, cn.feed(cand))
+        diffs = compare_events(0, 0, a, b)
+        if diffs:
+            self._report(Divergence(link.label, op, xid, summary, _render_answer(real), _render_answer(cand),
+                                    [(d.field, d.real, d.ours) for d in diffs], kind))
+
+    def _report(self, div: Divergence) -> None:
+        self.divergences.append(div)
+        if self.log is not None:
+            line = json.dumps(div.to_json(), default=repr) if self.json_lines else div.to_text()
+            try:
+                self.log.write(line + "\n")
+                self.log.flush()
+            except (OSError, ValueError):
+                pass
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def _host_port(text: str, *, default_host: str | None = None) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        if default_host is None:
+            raise argparse.ArgumentTypeError("expected HOST:PORT, not %r" % text)
+        host, port = default_host, text
+    try:
+        return host.strip("[]") or (default_host or "127.0.0.1"), int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError("bad port in %r" % text) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="zkcompat xcheck",
+        description="Serve ZooKeeper clients from a real ZooKeeper and cross-check every answer against a "
+                    "candidate server; log each divergence.")
+    p.add_argument("--listen", required=True, metavar="[HOST:]PORT",
+                   type=lambda s: _host_port(s, default_host="127.0.0.1"),
+                   help="where clients connect (default host 127.0.0.1; port 0 picks a free one)")
+    p.add_argument("--real", required=True, metavar="HOST:PORT", type=_host_port,
+                   help="the reference Apache ZooKeeper (clients are served from it)")
+    p.add_argument("--candidate", required=True, metavar="HOST:PORT", type=_host_port,
+                   help="the server cross-checked (zkcompat)")
+    p.add_argument("--log", metavar="FILE", help="write divergences to FILE instead of stderr")
+    p.add_argument("--json", action="store_true", help="one JSON object per divergence")
+    p.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
+                   help="how long one side may lag the other (default %(default)s)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    out: TextIO = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr
+    from twisted.internet import reactor
+
+    proxy = XCheckProxy(args.real, args.candidate, wait_s=args.wait, log=out, json_lines=args.json)
+    try:
+        host, port = args.listen
+        try:
+            proxy.start_in_reactor(reactor, port, host)
+        except Exception as e:  # CannotListenError and friends
+            sys.stderr.write("xcheck: cannot listen on %s:%d: %s\n" % (host, port, e))
+            return 1
+        sys.stderr.write("xcheck: listening on %s:%d (real %s:%d, candidate %s:%d)\n"
+                         % (host, proxy.port, *args.real, *args.candidate))
+        sys.stderr.flush()
+        reactor.addSystemEventTrigger("before", "shutdown", proxy.stop_in_reactor)
+        # SIGINT and SIGTERM stop the reactor (Twisted's own handlers); then the summary
+        reactor.run()
+        summary = proxy.summary()
+        if args.json:
+            out.write(json.dumps({"summary": summary, "requests": proxy.requests,
+                                  "divergences": len(proxy.divergences)}) + "\n")
+        elif out is not sys.stderr:
+            out.write(summary + "\n")
+        out.flush()
+        sys.stderr.write(summary + "\n")
+        sys.stderr.flush()
+        return 0
+    finally:
+        if out is not sys.stderr:
+            out.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -859,8 +859,9 @@ class _ClientSide(protocol.Protocol):
 
     def readConnectionLost(self):
         self.link.on_client_eof()
-        if self.real_transport is not None:
-            self.real_transport.loseWriteConnection()
+        real = self.real_transport
+        if real is not None and real.connected and not real.disconnecting:
+            real.loseWriteConnection()
 
     def writeConnectionLost(self):
         pass

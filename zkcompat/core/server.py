@@ -371,12 +371,18 @@ class Connection:
                     log.info("closing the older connection of session 0x%x", sid & (2**64 - 1))
                     other.abort()
             self.session_id = sid
-            valid = req.passwd == session_password(sid) and server.sessions.touch(sid, timeout, server.clock.now_ms())
-            server._reschedule_expiry()
-            if not valid and req.passwd != session_password(sid):
+            if req.passwd != session_password(sid):
                 log.warning("Incorrect password from /%s:%d for session 0x%x", self.remote_ip, self.remote_port,
                             sid & (2**64 - 1))
-            self.finish_session_init(valid)
+                self.finish_session_init(False)
+            elif server.revalidator is not None:
+                # a learner asks the leader, which owns the sessions (REVALIDATE)
+                self.state = CONNECTING
+                server.revalidator(self, sid, timeout)
+            else:
+                valid = server.sessions.touch(sid, timeout, server.clock.now_ms())
+                server._reschedule_expiry()
+                self.finish_session_init(valid)
 
     def finish_session_init(self, valid: bool) -> None:
         server = self.server
@@ -505,6 +511,12 @@ class ZooKeeperServer:
         self.started_wall_ms = clock.wall_ms()
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
+        # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
+        self.serving = True  # False while the peer has no leader: clients are refused
+        self.leader_duties = True  # expire sessions and reap containers (standalone, leader)
+        self.forwarder: Callable[[Request], None] | None = None  # a learner sends writes to the leader
+        self.revalidator: Callable[[Connection, int, int], None] | None = None
+        self._forwarded: dict[tuple[int, int], Request] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -542,7 +554,10 @@ class ZooKeeperServer:
         self.log.close()
 
     def connection_made(self, transport: Transport, remote_ip: str, remote_port: int) -> Connection | None:
-        """A client connected; None when the per-IP limit (maxClientCnxns) refuses it."""
+        """A client connected; None when the per-IP limit (maxClientCnxns) refuses it or we do not serve."""
+        if not self.serving:
+            log.info("refusing a client connection from /%s:%d: not serving (no quorum)", remote_ip, remote_port)
+            return None
         limit = self.config.max_client_cnxns
         if limit > 0:
             count = sum(1 for c in self.connections if c.remote_ip == remote_ip)
@@ -604,7 +619,7 @@ class ZooKeeperServer:
         self.submit(req)
 
     def _reschedule_expiry(self) -> None:
-        due = self.sessions.next_deadline()
+        due = self.sessions.next_deadline() if self.leader_duties else None
         if due == self._expiry_due:
             return
         if self._expiry_timer is not None:
@@ -631,7 +646,10 @@ class ZooKeeperServer:
 
     def _schedule_containers(self) -> None:
         interval = self.config.container_check_interval_ms
-        if interval > 0 and self.running:
+        if self._container_timer is not None:
+            self._container_timer.cancel()
+            self._container_timer = None
+        if interval > 0 and self.running and self.leader_duties:
             self._container_timer = self.clock.call_later(interval, self._check_containers)
 
     def _check_containers(self) -> None:
@@ -646,6 +664,13 @@ class ZooKeeperServer:
     def submit(self, req: Request) -> None:
         conn = req.conn
         t = req.type
+        if self.forwarder is not None and (t in WRITE_TYPES or t == OpCode.SYNC):
+            # a learner: the leader prepares and proposes; the reply waits for the commit
+            if conn is not None:
+                conn.pending.append(req)
+            self._forwarded[(req.session_id, req.xid)] = req
+            self.forwarder(req)
+            return
         if t in WRITE_TYPES:
             if t == OpCode.DELETE_CONTAINER and conn is not None:
                 # a client's deleteContainer: ZooKeeper reads the whole packet as the path,
@@ -685,14 +710,63 @@ class ZooKeeperServer:
             if req.conn is None:
                 for conn in list(self.by_session.get(hdr.client_id, ())):
                     conn.abort()
-        self.stats.outstanding -= 1
+        if self.forwarder is None:
+            self.stats.outstanding -= 1
         req.done = True
         conn = req.conn
         if conn is None:
             return
         pending = conn.pending
-        while pending and (pending[0].done or pending[0].type not in WRITE_TYPES):
+        while pending and (pending[0].done or (pending[0].type not in WRITE_TYPES
+                                               and not (self.forwarder is not None and pending[0].type == OpCode.SYNC))):
             self._finish(pending.popleft())
+
+    # --- a learner's side of the pipeline ---------------------------------------------------
+
+    def apply_committed(self, hdr, txn) -> None:
+        """A learner applies a txn the leader committed, finishing the local request it answers."""
+        req = self._forwarded.pop((hdr.client_id, hdr.cxid), None)
+        if req is None or req.type == OpCode.SYNC:
+            if req is not None:  # a sync shares (session, cxid) only if the client reused an xid
+                self._forwarded[(hdr.client_id, hdr.cxid)] = req
+            req = Request(None, hdr.client_id, hdr.cxid, hdr.type, None, self.clock.now_ms())
+        req.prepared = PreparedTxn(hdr, txn)
+        self._committed(req)
+
+    def sync_answered(self, session_id: int, cxid: int) -> None:
+        """The leader answered a client's sync: everything before it is applied here."""
+        req = self._forwarded.pop((session_id, cxid), None)
+        if req is None:
+            return
+        req.prepared = _NO_TXN
+        req.done = True
+        conn = req.conn
+        if conn is None:
+            return
+        pending = conn.pending
+        while pending and (pending[0].done or pending[0].type not in WRITE_TYPES and pending[0].type != OpCode.SYNC):
+            self._finish(pending.popleft())
+
+    def submit_from_learner(self, session_id: int, cxid: int, op: int, body: bytes, auth: list) -> None:
+        """The leader prepares and proposes a request a learner forwarded (no reply here)."""
+        if op == OpCode.CREATE_SESSION and len(body or b"") >= 4:
+            self.sessions.add(session_id, int.from_bytes(body[:4], "big", signed=True), self.clock.now_ms())
+            self._reschedule_expiry()
+            body = None  # ours, not a client's: the timeout comes from the session
+            timeout = self.sessions.sessions[session_id].timeout_ms
+        else:
+            timeout = 0
+        req = Request(None, session_id, cxid, op, body, self.clock.now_ms())
+        req.prepared = self.prep.prepare(op, session_id, cxid, body, AuthIds(auth), self.clock.wall_ms(), timeout)
+        self.stats.outstanding += 1
+        self.log.append(req.prepared.hdr, req.prepared.txn, lambda: self._committed(req))
+
+    def drop_learner_state(self) -> None:
+        """Leaving a role: requests waiting for a leader will never be answered; close their clients."""
+        waiting = {req.conn for req in self._forwarded.values() if req.conn is not None}
+        self._forwarded.clear()
+        for conn in waiting:
+            conn.abort()
 
     def _finish(self, req: Request) -> None:
         """FinalRequestProcessor: build and send the reply."""

@@ -55,6 +55,7 @@ class SessionTracker:
         self.sessions: dict[int, Session] = {}
         self.buckets: dict[int, dict[int, None]] = {}  # expiry time -> session ids
         self.next_expiration = self._round(now_ms)
+        self.touched: dict[int, int] = {}  # session -> timeout, touched since last drained (a learner's PING)
 
     def _round(self, t: int) -> int:
         return (t // self.tick_ms + 1) * self.tick_ms
@@ -77,6 +78,7 @@ class SessionTracker:
         session = self.sessions.get(session_id)
         if session is None or session.closing:
             return False
+        self.touched[session_id] = timeout_ms
         due = self._round(now_ms + timeout_ms)
         if due != session.expires_at:
             if session.expires_at:
@@ -102,6 +104,10 @@ class SessionTracker:
                 bucket.pop(session_id, None)
                 if not bucket:
                     del self.buckets[session.expires_at]
+
+    def drain_touched(self) -> dict[int, int]:
+        touched, self.touched = self.touched, {}
+        return touched
 
     def check(self, session_id: int) -> None:
         """SessionTrackerImpl.checkSession (every standalone connection has the same owner)."""

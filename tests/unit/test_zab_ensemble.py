@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 
 from protocol import records
-from protocol.codes import Err, OpCode
+from protocol.codes import OpCode
 
 from .zabsim import SimNet
 

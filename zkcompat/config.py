@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from zkcompat.core.config import ServerConfig
+from zkcompat.core.config import QuorumServer, ServerConfig
 
 log = logging.getLogger("zkcompat.config")
 
@@ -111,8 +111,20 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             cfg.autopurge_purge_interval_hours = _int(key, value)
         elif key == "clientPortListenBacklog":
             cfg.client_port_listen_backlog = _int(key, value)
-        elif key.startswith("server.") or key in ("initLimit", "syncLimit", "peerType", "standaloneEnabled"):
-            log.warning("%s: ensembles are not supported yet; serving standalone", raw_key)
+        elif key.startswith("server.") and key[7:].isdigit():
+            sid = int(key[7:])
+            try:
+                cfg.servers[sid] = QuorumServer.parse(sid, value)
+            except ValueError as e:
+                raise ConfigError(str(e))
+        elif key == "initLimit":
+            cfg.init_limit = _int(key, value)
+        elif key == "syncLimit":
+            cfg.sync_limit = _int(key, value)
+        elif key == "peerType":
+            cfg.peer_type = value.strip().lower()
+        elif key == "standaloneEnabled":
+            pass
         else:
             log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)

@@ -12,6 +12,38 @@ FOUR_LETTER_WORDS = (
 )
 
 
+@dataclass(frozen=True)
+class QuorumServer:
+    """One ``server.N=host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]`` line."""
+
+    sid: int
+    host: str
+    quorum_port: int
+    election_port: int
+    role: str = "participant"
+    client_host: str | None = None
+    client_port: int | None = None
+
+    @classmethod
+    def parse(cls, sid: int, value: str) -> QuorumServer:
+        addr, _, client = value.partition(";")
+        parts = addr.strip().split(":")
+        if len(parts) < 3 or len(parts) > 4:
+            raise ValueError("server.%d=%s: expected host:quorumPort:electionPort[:role]" % (sid, value))
+        role = parts[3].strip().lower() if len(parts) == 4 else "participant"
+        if role not in ("participant", "observer"):
+            raise ValueError("server.%d: unknown role %r" % (sid, role))
+        client_host, client_port = None, None
+        if client.strip():
+            host_port = client.strip()
+            if ":" in host_port:
+                client_host, _, port_s = host_port.rpartition(":")
+            else:
+                port_s = host_port
+            client_port = int(port_s)
+        return cls(sid, parts[0].strip(), int(parts[1]), int(parts[2]), role, client_host, client_port)
+
+
 @dataclass
 class ServerConfig:
     tick_time_ms: int = 2000
@@ -37,6 +69,15 @@ class ServerConfig:
     snap_count: int = 100000
     autopurge_snap_retain_count: int = 3
     autopurge_purge_interval_hours: int = 0
+    # the ensemble (zoo.cfg server.N lines); empty: standalone
+    servers: dict = field(default_factory=dict)  # sid -> QuorumServer
+    init_limit: int = 10
+    sync_limit: int = 5
+    peer_type: str = "participant"
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.servers)
 
     @property
     def min_session_timeout(self) -> int:

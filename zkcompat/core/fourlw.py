@@ -118,6 +118,8 @@ def _cnxn_line(c, brief: bool) -> str:
 
 
 def _stat(server, with_clients: bool) -> str:
+    if not server.serving:
+        return "This ZooKeeper instance is not currently serving requests\n"
     out = ["Zookeeper version: %s\n" % ZK_VERSION]
     if with_clients:
         out.append("Clients:\n")
@@ -131,7 +133,7 @@ def _stat(server, with_clients: bool) -> str:
     out.append("Connections: %d\n" % len(server.connections))
     out.append("Outstanding: %d\n" % st.outstanding)
     out.append("Zxid: 0x%x\n" % server.tree.last_processed_zxid)
-    out.append("Mode: standalone\n")
+    out.append("Mode: %s\n" % server.mode)
     out.append("Node count: %d\n" % server.tree.node_count)
     return "".join(out)
 
@@ -238,7 +240,7 @@ def monitor(server) -> list[tuple[str, str]]:
     # summaries (avg/min/max/cnt/sum/pNN of internal queues) are not emitted
     return [
         ("zk_version", ZK_VERSION),
-        ("zk_server_state", "standalone"),
+        ("zk_server_state", server.mode),
         ("zk_ephemerals_count", str(tree.ephemeral_count())),
         ("zk_num_alive_connections", str(len(server.connections))),
         ("zk_avg_latency", java_double(st.avg_latency)),

@@ -34,7 +34,7 @@ from typing import Callable
 
 from protocol.codes import AddWatchMode, Err, KeeperState, OpCode, Perms, WatcherType, Xid
 from protocol.framing import FrameDecoder, FrameError
-from protocol.jute import JuteError
+from protocol.jute import JuteError, _rd_ustring
 from protocol.messages import UnknownMultiOp, decode_connect_request, decode_multi, encode_multi_response
 from protocol.records import (
     AddWatchRequest,
@@ -88,6 +88,7 @@ log = logging.getLogger("zkcompat.server")
 
 _LEN = struct.Struct(">i")
 _REPLY = struct.Struct(">iiqi")  # frame length + ReplyHeader
+_HDR = struct.Struct(">ii")  # RequestHeader
 _NOTIFICATION_HDR = struct.Struct(">iqi").pack(Xid.NOTIFICATION, -1, 0)
 _NULL = b"\xff\xff\xff\xff"
 READ = int(Perms.READ)
@@ -415,30 +416,56 @@ class Connection:
         server = self.server
         self.packets_received += 1
         server.stats.packets_received += 1
-        try:
-            hdr, pos = RequestHeader.decode(frame, 0)
-        except JuteError:
+        if len(frame) < 8:
             log.warning("closing %s:%d: malformed RequestHeader", self.remote_ip, self.remote_port)
             self.abort()
             return
-        body = frame[pos:]
-        t = hdr.type
+        xid, t = _HDR.unpack_from(frame, 0)
         if t == OpCode.AUTH:
-            self._auth(hdr.xid, body)
+            self._auth(xid, frame[8:])
             return
         if t == OpCode.SASL:
-            self._sasl(hdr.xid, body)
+            self._sasl(xid, frame[8:])
             return
         now = server.clock.now_ms()
         if not server.sessions.touch(self.session_id, self.session_timeout, now):
             log.debug("dropping request of closed session 0x%x", self.session_id & (2**64 - 1))
             return
+        fast = server._fast_reads.get(t)
+        if fast is not None and not self.pending:
+            # the hot path: a read with nothing of this session in flight is answered now
+            try:
+                body = fast(self, frame)
+                err = 0
+            except KeeperError as e:
+                body = b""
+                err = e.code
+            except (JuteError, UnicodeDecodeError, IndexError):
+                body = b""
+                err = Err.MARSHALLINGERROR
+            zxid = server.tree.last_processed_zxid
+            self.last_op = LAST_OP[t]
+            self.last_cxid = xid
+            self.last_zxid = zxid
+            self.last_response_ms = now
+            self.last_latency = 0
+            self.latency_count += 1
+            self.min_latency = 0
+            st = server.stats
+            st.latency_count += 1
+            st.min_latency = 0
+            self.packets_sent += 1
+            st.packets_sent += 1
+            self.out.append(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
+            server._dirty[self] = None
+            return
+        body = frame[8:]
         if t not in VALID_TYPES:
             log.warning("Received packet at server of unknown type %d", t)
-            self.send_reply(hdr.xid, -1, Err.UNIMPLEMENTED)
+            self.send_reply(xid, -1, Err.UNIMPLEMENTED)
             self.close_after_send()
             return
-        server.submit(Request(self, self.session_id, hdr.xid, t, body, now))
+        server.submit(Request(self, self.session_id, xid, t, body, now))
 
     def _auth(self, xid: int, body: bytes) -> None:
         server = self.server
@@ -511,8 +538,10 @@ class ZooKeeperServer:
         self.started_wall_ms = clock.wall_ms()
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
+        self._fast_reads = {OpCode.GET_DATA: self._read_get_data, OpCode.EXISTS: self._read_exists}
         # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
         self.serving = True  # False while the peer has no leader: clients are refused
+        self.mode = "standalone"  # srvr's Mode: leader / follower / observer in an ensemble
         self.leader_duties = True  # expire sessions and reap containers (standalone, leader)
         self.forwarder: Callable[[Request], None] | None = None  # a learner sends writes to the leader
         self.revalidator: Callable[[Connection, int, int], None] | None = None
@@ -864,37 +893,43 @@ class ZooKeeperServer:
     def _h_multi(self, req):
         return encode_multi_response(self._multi_results(req.rc))
 
-    # reads: answered from the tree as it is now
-    def _h_get_data(self, req):
-        rec, _ = GetDataRequest.decode(req.body, 0)
+    # reads: answered from the tree as it is now; each reads its body at offset ``pos``
+    def _read_get_data(self, conn, buf, pos=8):
+        path, pos = _rd_ustring(buf, pos)
         tree = self.tree
-        path = rec.path
         node = tree.nodes.get(_path(path))
         if node is None:
             raise KeeperError(Err.NONODE)
-        if not self.auth.check(node.acl, READ, req.conn.auth):
+        if not self.auth.check(node.acl, READ, conn.auth):
             raise KeeperError(Err.NOAUTH)
-        if rec.watch:
-            tree.data_watches.add(path, req.conn)
+        if buf[pos]:
+            tree.data_watches.add(path, conn)
         data = node.data
         if data is None:
             return _NULL + tree.stat_bytes(node)
         return _LEN.pack(len(data)) + data + tree.stat_bytes(node)
 
-    def _h_exists(self, req):
-        rec, _ = ExistsRequest.decode(req.body, 0)
+    def _read_exists(self, conn, buf, pos=8):
+        path, pos = _rd_ustring(buf, pos)
+        watch = buf[pos]
         tree = self.tree
-        path = _path(rec.path)
+        path = _path(path)
         if "\0" in path:
             raise KeeperError(Err.BADARGUMENTS)
         node = tree.nodes.get(path)
-        if node is not None and not self.auth.check(node.acl, READ, req.conn.auth):
+        if node is not None and not self.auth.check(node.acl, READ, conn.auth):
             raise KeeperError(Err.NOAUTH)
-        if rec.watch:
-            tree.data_watches.add(path, req.conn)
+        if watch:
+            tree.data_watches.add(path, conn)
         if node is None:
             raise KeeperError(Err.NONODE)
         return tree.stat_bytes(node)
+
+    def _h_get_data(self, req):
+        return self._read_get_data(req.conn, req.body, 0)
+
+    def _h_exists(self, req):
+        return self._read_exists(req.conn, req.body, 0)
 
     def _h_get_children(self, req):
         rec, _ = GetChildrenRequest.decode(req.body, 0)

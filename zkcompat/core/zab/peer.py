@@ -238,6 +238,7 @@ class QuorumPeer:
 
     def _set_state(self, state: ServerState) -> None:
         self.state = state
+        self.server.mode = self.mode
         self.role_changes += 1
         if self.on_state_change is not None:
             self.on_state_change(state)

@@ -25,6 +25,14 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="print the bound client port on stdout once serving (useful with --port 0)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level on stderr (default INFO)")
+    serve.add_argument("--server-id", type=int,
+                       help="this server's id in an ensemble (default: the myid file in the data dir)")
+    ens = sub.add_parser("ensemble", help="run a whole local ensemble on loopback ports (for development)",
+                         description="Run a whole ensemble of zkcompat servers in this process, on loopback.")
+    ens.add_argument("--size", type=int, default=3, help="voting members (default 3)")
+    ens.add_argument("--observers", type=int, default=0, help="observers (default 0)")
+    ens.add_argument("--tick-time", type=int, default=2000, help="tickTime in ms (default 2000)")
+    ens.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub.add_parser("bench", help="load-test any ZooKeeper-protocol server", add_help=False)
     data = sub.add_parser("data", help="read a data dir: inspect logs and snapshots, verify checksums")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -45,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "ensemble":
+        return _ensemble(args)
     if args.command == "data":
         from zkcompat.storage import tools
 
@@ -90,6 +100,17 @@ def _serve(args) -> int:
 
     exit_code = [0]
     durable = None
+    if config.is_ensemble:
+        member = _start_member(config, args, reactor, log, host, port)
+        if member is None:
+            return 1
+        if args.print_port:
+            sys.stdout.write("%d\n" % config.client_port)
+            sys.stdout.flush()
+        reactor.addSystemEventTrigger("before", "shutdown", member.stop)
+        reactor.run()
+        log.info("zkcompat stopped")
+        return exit_code[0]
     if args.in_memory or not config.data_dir:
         if not args.in_memory:
             log.info("no data dir (--data-dir or zoo.cfg dataDir): data lives in memory only")
@@ -155,3 +176,105 @@ def _open_durable(config, reactor, log, exit_code):
 
         LoopingCall(durable.purge).start(hours * 3600, now=True)
     return server, durable
+
+
+class _Member:
+    """One ensemble member running on a reactor: client port, election port, quorum port."""
+
+    def __init__(self, server, peer, net, listening):
+        self.server = server
+        self.peer = peer
+        self.net = net
+        self.listening = listening
+
+    def stop(self):
+        self.peer.stop()
+        self.net.stop()
+        self.server.stop()
+        self.listening.stopListening()
+
+
+def _start_member(config, args, reactor, log, host, port, sid=None):
+    from zkcompat.core.server import ZooKeeperServer
+    from zkcompat.core.zab.peer import EnsembleTiming, MemoryPeerStore, QuorumPeer
+    from zkcompat.core.zab.quorum import QuorumVerifier
+    from zkcompat.net.client_port import ClientFactory, ReactorClock
+    from zkcompat.net.ensemble import QuorumNet
+
+    if sid is None:
+        sid = getattr(args, "server_id", None)
+    if sid is None and config.data_dir:
+        from zkcompat.storage import datadir
+
+        sid = datadir.read_myid(config.data_dir)
+    if sid is None or sid not in config.servers:
+        log.error("this server's id (--server-id or dataDir/myid) must be one of the server.N lines: %s",
+                  sorted(config.servers))
+        return None
+    if config.data_dir and not getattr(args, "in_memory", True):
+        log.warning("ensemble members keep their data in memory for now: %s is not written", config.data_dir)
+    config.server_id = sid
+    me = config.servers[sid]
+    if me.client_port is not None and getattr(args, "port", None) is None:
+        port = me.client_port
+        host = me.client_host or host
+    voters = [s for s, q in config.servers.items() if q.role == "participant"]
+    observers = [s for s, q in config.servers.items() if q.role == "observer"]
+    verifier = QuorumVerifier(voters, observers)
+    clock = ReactorClock(reactor)
+    server = ZooKeeperServer(config, clock)
+    server.serving = False
+    server.start()
+    net = QuorumNet(reactor, config, sid)
+    timing = EnsembleTiming(config.tick_time_ms, config.init_limit, config.sync_limit)
+    peer = QuorumPeer(sid, verifier, server, net, MemoryPeerStore(), timing)
+    try:
+        listening = reactor.listenTCP(port, ClientFactory(server), interface=host)
+        net.start(peer)
+    except Exception as e:
+        log.error("server %d cannot listen: %s", sid, e)
+        return None
+    config.client_port = listening.getHost().port
+    peer.start()
+    log.info("zkcompat %s: ensemble member %d serving clients on %s:%d", __version__, sid, host or "0.0.0.0",
+             config.client_port)
+    return _Member(server, peer, net, listening)
+
+
+def _ensemble(args) -> int:
+    """zkcompat ensemble: N members (and observers) in this process, on free loopback ports."""
+    import copy
+    import socket
+
+    logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
+                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    log = logging.getLogger("zkcompat")
+    from twisted.internet import reactor
+
+    from zkcompat.core.config import FOUR_LETTER_WORDS, QuorumServer, ServerConfig
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    total = args.size + args.observers
+    servers = {}
+    for sid in range(1, total + 1):
+        role = "participant" if sid <= args.size else "observer"
+        servers[sid] = QuorumServer(sid, "127.0.0.1", free_port(), free_port(), role, "127.0.0.1", free_port())
+    members = []
+    for sid in servers:
+        config = ServerConfig(tick_time_ms=args.tick_time, servers=dict(servers),
+                              four_letter_words=frozenset(FOUR_LETTER_WORDS))
+        member = _start_member(copy.copy(config), args, reactor, log, "127.0.0.1", None, sid=sid)
+        if member is None:
+            return 1
+        members.append(member)
+    hosts = ",".join("127.0.0.1:%d" % q.client_port for q in servers.values())
+    sys.stdout.write(hosts + "\n")
+    sys.stdout.flush()
+    for m in members:
+        reactor.addSystemEventTrigger("before", "shutdown", m.stop)
+    reactor.run()
+    return 0

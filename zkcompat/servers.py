@@ -231,8 +231,10 @@ class RealZooKeeper(_ProcessServer):
 class ZkcompatProcess(_ProcessServer):
     """``zkcompat serve`` as users run it, in a subprocess, on a port it binds itself."""
 
-    def __init__(self, *args: str, config: dict[str, str] | None = None, env: dict[str, str] | None = None):
+    def __init__(self, *args: str, config: dict[str, str] | None = None, env: dict[str, str] | None = None,
+                 port: int = 0):
         self.args = list(args)
+        self.requested_port = port
         self.config = dict(config or {})
         self.env = env
         self.workdir: Path | None = None
@@ -240,7 +242,8 @@ class ZkcompatProcess(_ProcessServer):
 
     def start(self, timeout: float = 30.0) -> ZkcompatProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
-        cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", "0", "--print-port"]
+        cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", str(self.requested_port),
+               "--print-port"]
         if self.config:
             cfg = self.workdir / "zoo.cfg"
             cfg.write_text("".join("%s=%s\n" % kv for kv in self.config.items()))
@@ -282,3 +285,93 @@ class ZkcompatProcess(_ProcessServer):
         if self.workdir is not None and not os.environ.get("ZKCOMPAT_KEEP_SERVER_DIRS"):
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+class ZkcompatEnsemble:
+    """A zkcompat ensemble of ``zkcompat serve`` processes on loopback, one zoo.cfg each.
+
+    Members are numbered from 1; ``kill(sid)`` is SIGKILL, ``restart(sid)`` starts it
+    again with the same config.  ``leader()`` asks each live member's srvr for its Mode.
+    """
+
+    def __init__(self, size: int = 3, observers: int = 0, *, tick_time: int = 500, extra_cfg=None):
+        self.size = size
+        self.observers = observers
+        self.tick_time = tick_time
+        self.extra_cfg = dict(extra_cfg or {})
+        self.members: dict[int, ZkcompatProcess] = {}
+        self.ports: dict[int, int] = {}
+
+    def _config(self) -> dict[str, str]:
+        cfg = {"tickTime": str(self.tick_time), "initLimit": "10", "syncLimit": "5",
+               "4lw.commands.whitelist": "*"}
+        cfg.update(self.extra_cfg)
+        for sid in range(1, self.size + self.observers + 1):
+            role = "participant" if sid <= self.size else "observer"
+            cfg["server.%d" % sid] = "127.0.0.1:%d:%d:%s;127.0.0.1:%d" % (
+                self._quorum[sid], self._election[sid], role, self.ports[sid])
+        return cfg
+
+    def start(self, timeout: float = 30.0) -> ZkcompatEnsemble:
+        total = self.size + self.observers
+        self._quorum = {sid: free_port() for sid in range(1, total + 1)}
+        self._election = {sid: free_port() for sid in range(1, total + 1)}
+        self.ports = {sid: free_port() for sid in range(1, total + 1)}
+        for sid in range(1, total + 1):
+            self._start_member(sid)
+        self.wait_serving(set(range(1, total + 1)), timeout)
+        return self
+
+    def _start_member(self, sid: int) -> None:
+        member = ZkcompatProcess("--server-id", str(sid), config=self._config(), port=self.ports[sid])
+        member.start()
+        self.members[sid] = member
+
+    @property
+    def hosts(self) -> str:
+        return ",".join("127.0.0.1:%d" % self.ports[s] for s in sorted(self.ports))
+
+    def host(self, sid: int) -> str:
+        return "127.0.0.1:%d" % self.ports[sid]
+
+    def mode(self, sid: int) -> str | None:
+        try:
+            text = four_letter_word("127.0.0.1", self.ports[sid], "srvr", timeout=2.0)
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("Mode: "):
+                return line[6:]
+        return None
+
+    def leader(self) -> int | None:
+        for sid in sorted(self.members):
+            if self.members[sid].proc is not None and self.mode(sid) == "leader":
+                return sid
+        return None
+
+    def wait_serving(self, sids, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            modes = {sid: self.mode(sid) for sid in sids}
+            if all(m in ("leader", "follower", "observer") for m in modes.values()):
+                return
+            time.sleep(0.05)
+        raise ServerStartError("ensemble members %s not serving within %.0fs: %s" % (sorted(sids), timeout, modes))
+
+    def kill(self, sid: int) -> None:
+        self.members[sid].kill()
+        self.members[sid].stop()
+
+    def restart(self, sid: int) -> None:
+        self._start_member(sid)
+
+    def stop(self) -> None:
+        for member in self.members.values():
+            member.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -337,3 +337,18 @@ def test_max_client_cnxns_limits_connections_per_ip():
     assert CoreClient(server, ip="10.1.2.3").conn is not None
     b.conn.connection_lost()
     assert CoreClient(server).conn is not None
+
+
+def test_container_reaper_keeps_running_after_its_first_pass():
+    """The container check runs every interval, not only once."""
+    server, clock = make_server(container_check_interval_ms=1000)
+    c = connected(server, timeout=40000)
+    for round_no in range(3):
+        clock.advance(1000)
+        c.exists("/")
+        path = "/c%d" % round_no
+        assert c.create(path, flags=4, op=OpCode.CREATE_CONTAINER)[0] == 0
+        c.create(path + "/x")
+        c.delete(path + "/x")
+        clock.advance(1000)
+        assert c.exists(path)[0] == Err.NONODE, round_no

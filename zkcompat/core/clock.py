@@ -13,7 +13,10 @@ from typing import Callable, Protocol
 
 
 class TimerHandle(Protocol):
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """Only while active(): cancelling a timer that ran is an error (Twisted's AlreadyCalled)."""
+
+    def active(self) -> bool: ...
 
 
 class Clock(Protocol):
@@ -26,15 +29,25 @@ class Clock(Protocol):
     def call_later(self, delay_ms: int, fn: Callable[[], None]) -> TimerHandle: ...
 
 
+class TimerAlreadyFired(RuntimeError):
+    """cancel() of a timer that already ran: a bug, as Twisted's AlreadyCalled says too."""
+
+
 class _FakeTimer:
-    __slots__ = ("when", "fn", "cancelled")
+    __slots__ = ("when", "fn", "cancelled", "fired")
 
     def __init__(self, when: int, fn: Callable[[], None]):
         self.when = when
         self.fn = fn
         self.cancelled = False
+        self.fired = False
+
+    def active(self) -> bool:
+        return not (self.fired or self.cancelled)
 
     def cancel(self) -> None:
+        if self.fired:
+            raise TimerAlreadyFired("cancel() of a timer that already fired")
         self.cancelled = True
 
 
@@ -65,6 +78,7 @@ class FakeClock:
             when, _, timer = heapq.heappop(self._timers)
             self._now = max(self._now, when)
             if not timer.cancelled:
+                timer.fired = True
                 timer.fn()
         self._now = target
 

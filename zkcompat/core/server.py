@@ -682,6 +682,7 @@ class ZooKeeperServer:
             self._container_timer = self.clock.call_later(interval, self._check_containers)
 
     def _check_containers(self) -> None:
+        self._container_timer = None  # it is the timer that fired: nothing to cancel
         for path in self.tree.container_candidates(self.clock.wall_ms(),
                                                    self.config.container_max_never_used_interval_ms):
             self.submit(Request(None, 0, 0, OpCode.DELETE_CONTAINER, path, self.clock.now_ms()))

@@ -288,6 +288,25 @@ def snapshot_bytes(tree, sessions: dict, zxid: int, *, digest: bool | ZxidDigest
     return buf.getvalue()
 
 
+_SEAL_SIZE = 8 + 4 + 1  # the checksum long and the ustring "/"
+
+
+def snapshot_body(tree, sessions: dict) -> bytes:
+    """What a leader streams after SNAP: the snapshot without its FileHeader, seals and digest
+    (SerializeUtils.serializeSnapshot)."""
+    data = snapshot_bytes(tree, sessions, 0, digest=False)
+    return data[16:-_SEAL_SIZE]
+
+
+def read_snapshot_body(body: bytes, *, extended_types: bool = True) -> SnapshotData:
+    """The tree and sessions of a SNAP body (the inverse of ``snapshot_body``)."""
+    import io
+
+    head = FileHeader(SNAP_MAGIC, VERSION, DBID).to_bytes()
+    seal = _Q.pack(zlib.adler32(body, zlib.adler32(head))) + _ustring("/")
+    return read_snapshot(io.BytesIO(head + body + seal), extended_types=extended_types)
+
+
 def save_snapshot_bytes(snap_dir, zxid: int, data: bytes, *, fsync: bool = True) -> Path:
     """Write an already serialised plain snapshot as ``snap_dir/snapshot.<zxid>``, atomically."""
     snap_dir = Path(snap_dir)

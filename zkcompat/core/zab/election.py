@@ -25,23 +25,15 @@ to a branch of FastLeaderElection.lookForLeader / WorkerReceiver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Callable
+
+from protocol.election import ServerState
 
 from .quorum import QuorumVerifier
 
 MIN_NOTIFICATION_INTERVAL_MS = 200  # finalizeWait, and the first re-send interval
 MAX_NOTIFICATION_INTERVAL_MS = 60000
 NOT_A_VOTER = -(1 << 63)  # Long.MIN_VALUE: an observer's "vote"
-
-
-class ServerState(IntEnum):
-    """QuorumPeer.ServerState, with the wire numbers of election notifications."""
-
-    LOOKING = 0
-    FOLLOWING = 1
-    LEADING = 2
-    OBSERVING = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,7 +193,7 @@ class QuorumPeer:
         self._epoch = 0
         self._established = False
         self._proposals: deque[_Proposal] = deque()
-        self._pending_syncs: list[tuple[int, int, int, int]] = []  # (after zxid, learner, session, cxid)
+        self._pending_syncs: list[tuple[int, int]] = []  # (answer after zxid, learner)
         self._quorum_lost_since: int | None = None
         # learner state
         self._learner_phase = "connecting"
@@ -201,6 +201,7 @@ class QuorumPeer:
         self._commit_upto = 0  # the highest COMMIT/INFORM heard
         self._sync_buffer: list[tuple[TxnHeader, object, bool]] = []  # (hdr, txn, committed)
         self._learner_proposals: dict[int, tuple[TxnHeader, object]] = {}
+        self._sync_queue: deque[tuple[int, int]] = deque()  # (session, cxid) of forwarded syncs, oldest first
         self._last_heard_ms = 0
         self._new_epoch = 0
 
@@ -258,6 +259,7 @@ class QuorumPeer:
         self.leader_sid = None
         self._learner_proposals.clear()
         self._sync_buffer.clear()
+        self._sync_queue.clear()
         self._learner_phase = "connecting"
         if was_leader:
             # proposals that never committed stay in our log: they are only logged again
@@ -290,11 +292,13 @@ class QuorumPeer:
     # --- timers --------------------------------------------------------------------------------------
 
     def _after(self, ms: int, fn) -> None:
+        self._timers = [t for t in self._timers if t.active()]
         self._timers.append(self.clock.call_later(ms, fn))
 
     def _cancel_timers(self) -> None:
         for t in self._timers:
-            t.cancel()
+            if t.active():
+                t.cancel()
         self._timers = []
 
     # --- election channel -------------------------------------------------------------------------
@@ -351,9 +355,10 @@ class QuorumPeer:
         elif t == PacketType.ACK:
             if p.zxid == make_zxid(self._epoch, 0) and st.phase == "synced":
                 st.phase = "live"
-                self._maybe_establish()
                 if self._established:
                     self.transport.send_packet(sid, Packet(PacketType.UPTODATE))
+                else:
+                    self._maybe_establish()  # tells every live learner, this one included
             elif not st.observer:
                 self._ack(sid, p.zxid)
         elif t == PacketType.PING:
@@ -363,7 +368,7 @@ class QuorumPeer:
         elif t == PacketType.REQUEST and self._established:
             session_id, cxid, op, body, auth = p.request
             if op == OpCode.SYNC:
-                self._learner_sync(sid, session_id, cxid)
+                self._learner_sync(sid)
             else:
                 self.server.submit_from_learner(session_id, cxid, op, body, auth)
                 self.server.flush()
@@ -436,7 +441,7 @@ class QuorumPeer:
             send(sid, Packet(PacketType.TRUNC, base))
             items = [(h, t) for h, t in history if h.zxid > base]
         else:
-            from zkcompat.storage.snapshot import snapshot_bytes
+            from zkcompat.storage.snapshot import snapshot_body
 
             if self.uncommitted:
                 # the SNAP is of the tree; our logged tail follows it as txns
@@ -444,7 +449,7 @@ class QuorumPeer:
             else:
                 items = []
             send(sid, Packet(PacketType.SNAP, tree_zxid,
-                             snapshot=snapshot_bytes(self.server.tree, self.server.session_timeouts(), tree_zxid)))
+                             snapshot=snapshot_body(self.server.tree, self.server.session_timeouts())))
         for h, t in items:
             if st.observer:
                 send(sid, Packet(PacketType.INFORM, h.zxid, hdr=h, txn=t))
@@ -530,20 +535,22 @@ class QuorumPeer:
             self._answer_syncs()
             self.server.flush()
 
-    def _learner_sync(self, sid: int, session_id: int, cxid: int) -> None:
-        """A learner's client asked for sync: answer once what is in flight now has committed."""
+    def _learner_sync(self, sid: int) -> None:
+        """A learner's client asked for sync: answer once what is in flight now has committed.
+
+        SYNC carries no request id: a learner answers its oldest pending sync (Leader.sendSync)."""
         after = self._proposals[-1].zxid if self._proposals else 0
-        self._pending_syncs.append((after, sid, session_id, cxid))
+        self._pending_syncs.append((after, sid))
         self._answer_syncs()
 
     def _answer_syncs(self) -> None:
         first_open = self._proposals[0].zxid if self._proposals else None
         keep = []
-        for after, sid, session_id, cxid in self._pending_syncs:
+        for after, sid in self._pending_syncs:
             if first_open is None or after < first_open:
-                self.transport.send_packet(sid, Packet(PacketType.SYNC, session_id=session_id, cxid=cxid))
+                self.transport.send_packet(sid, Packet(PacketType.SYNC))
             else:
-                keep.append((after, sid, session_id, cxid))
+                keep.append((after, sid))
         self._pending_syncs = keep
 
     # --- liveness (leader) ------------------------------------------------------------------------
@@ -646,9 +653,9 @@ class QuorumPeer:
             self.uncommitted = [(h, x) for h, x in self.uncommitted if h.zxid <= p.zxid]
             self.store.log_truncate(p.zxid)
         elif t == PacketType.SNAP:
-            from zkcompat.storage.snapshot import read_snapshot
+            from zkcompat.storage.snapshot import read_snapshot_body
 
-            snap = read_snapshot(io.BytesIO(p.snapshot), extended_types=self.server.config.extended_types)
+            snap = read_snapshot_body(p.snapshot, extended_types=self.server.config.extended_types)
             self.uncommitted = []
             self.committed_log.clear()
             self.server.restore(snap.tree, snap.sessions)
@@ -683,8 +690,9 @@ class QuorumPeer:
         elif t == PacketType.PING:
             send(leader, Packet(PacketType.PING, self.last_logged_zxid, touches=self.server.sessions.drain_touched()))
         elif t == PacketType.SYNC:
-            self.server.sync_answered(p.session_id, p.cxid)
-            self.server.flush()
+            if self._sync_queue:
+                self.server.sync_answered(*self._sync_queue.popleft())
+                self.server.flush()
         elif t == PacketType.REVALIDATE:
             self._revalidated(p.session_id, p.valid)
 
@@ -751,6 +759,8 @@ class QuorumPeer:
 
     def _forward(self, req) -> None:
         conn = req.conn
+        if req.type == OpCode.SYNC:
+            self._sync_queue.append((req.session_id, req.xid))
         body = req.body
         if req.type == OpCode.CREATE_SESSION:
             body = (conn.session_timeout if conn is not None else 0).to_bytes(4, "big", signed=True)

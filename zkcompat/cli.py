@@ -34,6 +34,8 @@ def _build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--tick-time", type=int, default=2000, help="tickTime in ms (default 2000)")
     ens.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub.add_parser("bench", help="load-test any ZooKeeper-protocol server", add_help=False)
+    sub.add_parser("xcheck", help="a proxy that serves from a real ZooKeeper and cross-checks zkcompat",
+                   add_help=False)
     data = sub.add_parser("data", help="read a data dir: inspect logs and snapshots, verify checksums")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     inspect = data_sub.add_parser("inspect", help="list the txns of logs and dump snapshots (like LogFormatter)")
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from zkcompat.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["xcheck"]:
+        from zkcompat.xcheck import main as xcheck_main
+
+        return xcheck_main(argv[1:])
     args = _build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -211,8 +217,7 @@ def _start_member(config, args, reactor, log, host, port, sid=None):
         log.error("this server's id (--server-id or dataDir/myid) must be one of the server.N lines: %s",
                   sorted(config.servers))
         return None
-    if config.data_dir and not getattr(args, "in_memory", True):
-        log.warning("ensemble members keep their data in memory for now: %s is not written", config.data_dir)
+    durable = not getattr(args, "in_memory", True) and config.data_dir
     config.server_id = sid
     me = config.servers[sid]
     if me.client_port is not None and getattr(args, "port", None) is None:
@@ -227,7 +232,34 @@ def _start_member(config, args, reactor, log, host, port, sid=None):
     server.start()
     net = QuorumNet(reactor, config, sid)
     timing = EnsembleTiming(config.tick_time_ms, config.init_limit, config.sync_limit)
-    peer = QuorumPeer(sid, verifier, server, net, MemoryPeerStore(), timing)
+    if durable:
+        from zkcompat.net.durable import DurablePeerStore, DurableTxnLog
+        from zkcompat.storage import datadir
+        from zkcompat.storage.errors import StorageError
+
+        try:
+            loaded = datadir.load(config.data_dir, config.data_log_dir, extended_types=config.extended_types,
+                                  repair_torn_tails=True, replay=False)
+        except StorageError as e:
+            log.error("cannot load the data dir: %s", e)
+            return None
+        for problem in loaded.report.problems:
+            log.warning("data dir: %s", problem)
+        log.info("loaded %s: snapshot 0x%x + %d logged txns", config.data_dir, loaded.report.snapshot_zxid,
+                 len(loaded.report.logged))
+        log_store = DurableTxnLog(reactor, config.data_dir, config.data_log_dir, force_sync=config.force_sync,
+                                  snap_count=config.snap_count,
+                                  snap_retain_count=config.autopurge_snap_retain_count)
+        store = DurablePeerStore(log_store, config.data_dir)
+        server.restore(loaded.tree, loaded.sessions)
+        log_store.after_batch = server.flush
+        log_store.snapshot_source = lambda: (server.tree, server.session_timeouts())
+        peer = QuorumPeer(sid, verifier, server, net, store, timing)
+        peer.recover(None, loaded.report.logged)
+        if loaded.report.snapshot is None:
+            log_store.take_snapshot(sync=True)  # a data dir always starts from a snapshot
+    else:
+        peer = QuorumPeer(sid, verifier, server, net, MemoryPeerStore(), timing)
     try:
         listening = reactor.listenTCP(port, ClientFactory(server), interface=host)
         net.start(peer)

@@ -294,7 +294,10 @@ class ZkcompatEnsemble:
     again with the same config.  ``leader()`` asks each live member's srvr for its Mode.
     """
 
-    def __init__(self, size: int = 3, observers: int = 0, *, tick_time: int = 500, extra_cfg=None):
+    def __init__(self, size: int = 3, observers: int = 0, *, tick_time: int = 500, extra_cfg=None,
+                 durable: bool = False):
+        self.durable = durable
+        self._dirs: dict[int, str] = {}
         self.size = size
         self.observers = observers
         self.tick_time = tick_time
@@ -323,7 +326,12 @@ class ZkcompatEnsemble:
         return self
 
     def _start_member(self, sid: int) -> None:
-        member = ZkcompatProcess("--server-id", str(sid), config=self._config(), port=self.ports[sid])
+        args = ["--server-id", str(sid)]
+        if self.durable:
+            if sid not in self._dirs:
+                self._dirs[sid] = tempfile.mkdtemp(prefix="zkcompat-member%d-" % sid)
+            args += ["--data-dir", self._dirs[sid]]
+        member = ZkcompatProcess(*args, config=self._config(), port=self.ports[sid])
         member.start()
         self.members[sid] = member
 
@@ -369,6 +377,9 @@ class ZkcompatEnsemble:
     def stop(self) -> None:
         for member in self.members.values():
             member.stop()
+        if not os.environ.get("ZKCOMPAT_KEEP_SERVER_DIRS"):
+            for d in self._dirs.values():
+                shutil.rmtree(d, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -11,10 +11,13 @@ Clients connect to the proxy as to any ZooKeeper.  Each client connection (a *li
 a ZooKeeper session handshake, one to the **candidate** (zkcompat).
 
 Transparency.  Bytes are copied unchanged in both directions between the client and the real
-server, as soon as they arrive (TCP_NODELAY on every socket, flow control between the two, a
-half-close forwarded as a half-close).  The client never sees a byte of the candidate, and the
-candidate's speed never delays the client.  Inspection works on a copy, after the bytes have been
-forwarded, and an inspection error only stops the checking of that link, never its traffic.
+server, as soon as they arrive: written to the socket before anything else is done with them
+(not left in Twisted's buffer for the next reactor turn), TCP_NODELAY on every socket, flow
+control between the two, a half-close forwarded as a half-close.  The client never sees a byte of
+the candidate, and the candidate's speed never delays the client.  Inspection works on a copy,
+after the bytes have been forwarded, and an inspection error only stops the checking of that
+link, never its traffic.  Inspection does cost CPU (about 0.2 ms per request in this process), so
+a client that sends its next request at once may find the proxy still busy with the last one.
 
 Four-letter words (and anything else whose first four bytes are not a valid frame length) are
 passed through to the real server only; no candidate connection is opened.
@@ -39,12 +42,28 @@ watch event), the candidate has already applied what caused it.  Requests of dif
 that are truly concurrent may still be ordered differently by the real server itself (no proxy can
 know its order); such races show up as divergences of the requests involved.
 
+History.  Zxid distances and stats are only comparable if both servers hold the same data: start
+both empty (or from the same snapshot) and send every client through the proxy.  Transactions a
+server makes on its own (a session expiring, a container or TTL node reaped) happen at different
+moments on the two servers and shift the zxid distances of sessions that straddle them.
+
 Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
-auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  Every
+auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  A
+request that follows a closeSession on its connection gets, from ZooKeeper itself, either
+SESSIONEXPIRED or no answer at all, depending on whether it was read before the close completed:
+either outcome from either side is accepted.  Every
 wait is bounded by ``--wait`` seconds (default 5): a candidate slower than that, a reply or
 notification that one side never sends, a connection that one side closes and the other keeps
 open, are divergences.  A candidate faster than the real server is simply held until the real
 answer arrives.
+
+Closing.  When the client goes, its real connection is closed at once (as a direct client's
+would be); the candidate connection stays until the candidate has answered what it was sent (so a
+closeSession reaches it), then the proxy closes it.  When the real server closes a connection
+(after closeSession, an auth failure, a reconnect of the same session elsewhere), the candidate
+must close it too within the wait.  When the candidate closes a connection the real server keeps,
+that is reported once, and the client goes on being served by the real server; its later requests
+are not mirrored (``unmirrored`` counts them).
 
 What is compared.  Each paired answer is decoded into the same plain fields as the conformance
 suite records (``conformance.client``: op, xid, zxid, err, and the body decoded by opcode, or raw
@@ -71,8 +90,13 @@ scenario and are not applied here.
 Output.  Each divergence is one line on stderr (or ``--log FILE``): the link, the opcode, the xid,
 a summary of the request, the differing fields with both normalised values, and both decoded
 answers; with ``--json`` the same as one JSON object per line.  On SIGINT/SIGTERM the proxy stops
-and prints ``xcheck: N requests, M divergences`` (N counts client frames of ZooKeeper links,
-handshakes and pings included).
+listening, lets comparisons in flight finish (bounded by the wait), and prints ``xcheck: N
+requests, M divergences`` on stderr (N counts client frames of ZooKeeper links, handshakes and
+pings included; with ``--json`` a JSON summary line goes to the log as well).
+
+Memory: per open link, what is in flight; per live session, its normalisers (the times of the
+zxids it saw); a session closed on both servers is forgotten.  The last 10,000 exchanges (link, op,
+xid, request summary, reply headers; not their data) are kept in ``history`` for tools and tests.
 
 Programmatic use (tests)::
 
@@ -91,29 +115,34 @@ from __future__ import annotations
 import argparse
 import bisect
 import collections
+import contextlib
 import itertools
 import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, Self, TextIO
 
 from twisted.internet import protocol
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from zope.interface import implementer
 
 from conformance.client import Transcript, decode_reply_body, err_name, op_name, record_to_value
 from conformance.compare import compare_events
 from conformance.normalize import TIME_FIELDS, TIME_SLACK_MS, ZXID_FIELDS, Normalizer, NormEvent, flatten, render_value
-from protocol import messages, records as r
-from protocol.codes import JUTE_MAXBUFFER_DEFAULT, EventType, KeeperState, OpCode, Xid
+from protocol import messages
+from protocol import records as r
+from protocol.codes import JUTE_MAXBUFFER_DEFAULT, Err, EventType, KeeperState, OpCode, Xid
 from protocol.framing import FrameDecoder, FrameError, frame
 from protocol.jute import JuteError
 
 DEFAULT_WAIT_S = 5.0
 _INSPECT_FRAME_MAX = 1 << 30  # inspection never refuses a frame; the servers judge lengths themselves
 _REPLY_HEADER_LEN = 16
+_ZXID_PAIRS_MAX = 1 << 16
 
 
 # --- normalisation: conformance.normalize.Normalizer, fed one answer at a time ----------------------
@@ -372,10 +401,9 @@ class Divergence:
 class Exchange:
     """One client request and the two answers to it."""
 
-    link: "Link"
+    link: Link
     op: int | None  # None: the handshake
     xid: int | None
-    body: bytes  # the request frame's body as the client sent it
     summary: str
     real: dict | None = None
     cand: dict | None = None
@@ -385,6 +413,7 @@ class Exchange:
     cand_missing: str | None = None  # why no candidate answer will come ("unmirrored": never sent)
     inflight: bool = False
     done: bool = False
+    after_close: bool = False  # sent after a closeSession on the same connection
     timer: Any = None
 
     @property
@@ -408,7 +437,7 @@ class _SessionPair:
 class Link:
     """A client connection, its real-server connection and its candidate connection."""
 
-    def __init__(self, proxy: "XCheckProxy", number: int, client: "_ClientSide"):
+    def __init__(self, proxy: XCheckProxy, number: int, client: _ClientSide):
         self.proxy = proxy
         self.label = "c%d" % number
         self.client = client
@@ -421,6 +450,8 @@ class Link:
         self.real_frames = FrameDecoder(_INSPECT_FRAME_MAX)
         self.cand_frames = FrameDecoder(_INSPECT_FRAME_MAX)
         self.connect_ex: Exchange | None = None
+        self.greeted: set[str] = set()  # the sides whose ConnectResponse came
+        self.close_sent = False  # the client sent closeSession on this connection
         self.real_awaits: dict[int, collections.deque[Exchange]] = collections.defaultdict(collections.deque)
         self.cand_awaits: dict[int, collections.deque[Exchange]] = collections.defaultdict(collections.deque)
         self.real_notes: collections.deque = collections.deque()  # [fields, timer] not yet paired
@@ -455,10 +486,11 @@ class Link:
         try:
             frames = self.requests.feed(data)
         except FrameError:
-            self.inspecting = False
-            return
-        for body in frames:
+            frames = None
+        for body in frames or ():
             self._on_request(body)
+        if frames is None or self.requests.error is not None:
+            self.abandon()  # the client's stream is no longer framed: the real server will cut it
 
     def _on_request(self, body: bytes) -> None:
         proxy = self.proxy
@@ -470,13 +502,15 @@ class Link:
                 summary = "session=0x%x timeout=%d last_zxid=0x%x" % (req.session_id, req.time_out, req.last_zxid_seen)
             except (JuteError, IndexError, ValueError):
                 summary = "undecodable %d bytes" % len(body)
-            ex = self.connect_ex = Exchange(self, None, None, body, summary)
+            ex = self.connect_ex = Exchange(self, None, None, summary)
         elif len(body) < 8:
             proxy._enqueue(self, None, body)  # a frame too short to be a request: mirrored, not paired
             return
         else:
             hdr = r.RequestHeader.decode(body, 0)[0]
-            ex = Exchange(self, hdr.type, hdr.xid, body, describe_request(hdr.type, body[8:]))
+            ex = Exchange(self, hdr.type, hdr.xid, describe_request(hdr.type, body[8:]))
+            ex.after_close = self.close_sent
+            self.close_sent = self.close_sent or hdr.type == OpCode.CLOSE_SESSION
             self.real_awaits[hdr.xid].append(ex)
         if self.cand_state in ("closed", "failed"):
             ex.cand_missing = "unmirrored"
@@ -517,7 +551,7 @@ class Link:
         try:
             frames = self.real_frames.feed(data)
         except FrameError:
-            self.inspecting = False
+            self.abandon()
             return
         for f in frames:
             self._on_answer("real", f)
@@ -533,20 +567,20 @@ class Link:
 
     def _on_answer(self, side: str, data: bytes) -> None:
         real = side == "real"
-        ex = self.connect_ex
-        if ex is not None and (ex.real is None if real else ex.cand is None) and not (
-            ex.real_missing if real else ex.cand_missing
-        ):
-            fields = connect_response_fields(data)
-            self._set_answer(ex, side, fields, None)
+        if self.connect_ex is not None and side not in self.greeted:
+            self.greeted.add(side)  # the first frame after a ConnectRequest is the ConnectResponse
+            self._set_answer(self.connect_ex, side, connect_response_fields(data), None)
             return
         hdr = reply_header(data)
         if hdr is None:
             self._unexpected(side, {"raw": data.hex()})
             return
-        awaits = (self.real_awaits if real else self.cand_awaits).get(hdr.xid)
+        table = self.real_awaits if real else self.cand_awaits
+        awaits = table.get(hdr.xid)
         if awaits:
             ex = awaits.popleft()
+            if not awaits:
+                del table[hdr.xid]
             self._set_answer(ex, side, reply_fields(ex.op, hdr, data), hdr)
         elif hdr.xid == Xid.NOTIFICATION:
             if real and self.cand_state in ("closed", "failed"):
@@ -626,8 +660,10 @@ class Link:
 
     def _note_timeout(self, side: str, item: list) -> None:
         notes = self.real_notes if side == "real" else self.cand_notes
-        if item in notes:
-            notes.remove(item)
+        if any(x is item for x in notes):
+            kept = [x for x in notes if x is not item]
+            notes.clear()
+            notes.extend(kept)
             if self.dropped:
                 pass
             elif side == "real":
@@ -687,7 +723,7 @@ class Link:
                 item[1].cancel()
         self.cand_notes.clear()
 
-    def on_cand_connected(self, cand: "_CandidateSide") -> None:
+    def on_cand_connected(self, cand: _CandidateSide) -> None:
         self.cand = cand
         self.cand_state = "open"
         self.proxy._pump()
@@ -762,26 +798,19 @@ class Link:
         """Still owes a comparison: answers, notifications, queued requests or a close to wait for."""
         if self.queued or self.inflight or self.real_notes or self.cand_notes or self.close_check is not None:
             return True
-        if any(not ex.done and (ex.real is not None or ex.cand is not None) for q in self.real_awaits.values()
-               for ex in q):
-            return True
-        if any(not ex.done and (ex.real is not None or ex.cand is not None) for q in self.cand_awaits.values()
-               for ex in q):
-            return True
-        ex = self.connect_ex
-        if ex is not None and not ex.done and (ex.real is not None or ex.cand is not None):
-            return True
-        return False
+        pending = itertools.chain(*self.real_awaits.values(), *self.cand_awaits.values(),
+                                  [self.connect_ex] if self.connect_ex is not None else [])
+        return any(not ex.done and (ex.real is not None or ex.cand is not None) for ex in pending)
 
     def check_drain(self) -> None:
         """Once the client is gone, close the candidate as soon as it owes nothing more."""
-        if self.client_closed and self.cand_state in ("open", "connecting") and self.cand_closed is None:
-            if not self.busy():
-                self.cand_closed = "us"
-                if self.cand is not None:
-                    self.cand.transport.loseConnection()
-                else:
-                    self.cand_state = "closed"
+        if (self.client_closed and self.cand_state in ("open", "connecting") and self.cand_closed is None
+                and not self.busy()):
+            self.cand_closed = "us"
+            if self.cand is not None:
+                self.cand.transport.loseConnection()
+            else:
+                self.cand_state = "closed"
         self.proxy._forget_if_finished(self)
 
     def finished(self) -> bool:
@@ -822,6 +851,13 @@ class Link:
                 side.transport.abortConnection()
 
 
+_SESSION_EXPIRED = err_name(Err.SESSIONEXPIRED)
+
+
+def _expired_or_unanswered(answer: dict | None) -> bool:
+    return answer is None or answer.get("err") == _SESSION_EXPIRED
+
+
 def _wrong(passwd: bytes, right: bytes) -> bytes:
     """A password that is certainly not ``right``: the client presented a wrong one to the real server."""
     if passwd is None:
@@ -832,6 +868,31 @@ def _wrong(passwd: bytes, right: bytes) -> bytes:
 
 
 # --- Twisted protocols -----------------------------------------------------------------------------
+
+
+def _send_now(transport, data: bytes) -> None:
+    """``transport.write``, but on the wire now when nothing is queued before it.
+
+    Twisted's ``write`` only buffers: the bytes would leave at the reactor's next turn, after the
+    inspection of this very chunk and whatever else is ready.  A pass-through must not delay the
+    client by the cross-check's work, so when the transport has nothing pending the socket gets
+    the bytes at once; the remainder (a full socket buffer), any error and every other case go
+    through ``write`` as usual.
+    """
+    try:
+        pending = transport._tempDataLen or len(transport.dataBuffer) - transport.offset
+        sock = transport.getHandle()
+    except AttributeError:  # not a plain TCP transport
+        pending, sock = 1, None
+    if pending or sock is None or not transport.connected or transport.disconnecting:
+        transport.write(data)
+        return
+    try:
+        sent = sock.send(data)
+    except OSError:  # would block, or an error the transport will meet and report itself
+        sent = 0
+    if sent < len(data):
+        transport.write(data[sent:])
 
 
 def _no_delay(transport) -> None:
@@ -852,7 +913,7 @@ class _ClientSide(protocol.Protocol):
         self.link = self.factory.proxy._new_link(self)
 
     def dataReceived(self, data):
-        self.real_transport.write(data)  # first and unconditionally: the proxy is transparent
+        _send_now(self.real_transport, data)  # first and unconditionally: the proxy is transparent
         link = self.link
         if link.inspecting:
             link.proxy._guarded(link, link.on_client_data, data)
@@ -891,7 +952,7 @@ class _RealSide(protocol.Protocol):
 
     def dataReceived(self, data):
         link = self.link
-        link.client.transport.write(data)  # first and unconditionally
+        _send_now(link.client.transport, data)  # first and unconditionally
         if link.inspecting:
             link.proxy._guarded(link, link.on_real_data, data)
 
@@ -949,11 +1010,32 @@ class _ClientFactory(protocol.ServerFactory):
     protocol = _ClientSide
     noisy = False
 
-    def __init__(self, proxy: "XCheckProxy"):
+    def __init__(self, proxy: XCheckProxy):
         self.proxy = proxy
 
 
 # --- the proxy -------------------------------------------------------------------------------------
+
+_reactor_lock = threading.Lock()
+_reactor = None
+
+
+def _private_reactor():
+    """A reactor of our own in a daemon thread (once per process), for ``XCheckProxy.start()``."""
+    global _reactor
+    with _reactor_lock:
+        if _reactor is None:
+            from twisted.internet.epollreactor import EPollReactor
+
+            reactor = EPollReactor()
+            started = threading.Event()
+            reactor.callWhenRunning(started.set)
+            threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, name="xcheck-reactor",
+                             daemon=True).start()
+            if not started.wait(10):
+                raise RuntimeError("the xcheck reactor did not start")
+            _reactor = reactor
+    return _reactor
 
 
 class XCheckProxy:
@@ -990,13 +1072,15 @@ class XCheckProxy:
         self._inflight_total = 0
         self._zxids_real: list[int] = []  # paired reply-header zxids, increasing on both sides
         self._zxids_cand: list[int] = []
+        self._pair_numbers = itertools.count(1)
         self._real_labels = Labels()
         self._cand_labels = Labels()
         self._window = TimeWindow(int(time.time() * 1000))
         self._cond = threading.Condition()
         self._version = 0
-        self._thread: threading.Thread | None = None
-        self._own_reactor = False
+        self._stopped = False
+        self._settle_waiters: list[Deferred] = []
+        self._settle_check = False
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -1014,44 +1098,55 @@ class XCheckProxy:
         self.port = self._listening.getHost().port
         return self.port
 
-    def stop_in_reactor(self):
-        """Stop listening and cut every link; returns a Deferred (or None)."""
+    def stop_in_reactor(self) -> Deferred:
+        """Stop listening, let what is in flight finish comparing (bounded by the wait), then cut every
+        link.  Returns a Deferred that fires when done."""
         listening, self._listening = self._listening, None
-        for link in list(self._links.values()):
-            link.drop()
-        return listening.stopListening() if listening is not None else None
+        stopped = listening.stopListening() if listening is not None else None
+        settled = self._when_settled(self.wait_s)
 
-    def start(self, port: int = 0, interface: str = "127.0.0.1", reactor=None) -> "XCheckProxy":
-        """Start on ``reactor`` (running in another thread), or on a private reactor thread of its own."""
+        def cut(_):
+            for link in list(self._links.values()):
+                link.drop()
+            return stopped
+
+        return settled.addCallback(cut)
+
+    def _when_settled(self, timeout: float) -> Deferred:
+        d = Deferred()
+        if self.settled():
+            d.callback(True)
+            return d
+        self._settle_waiters.append(d)
+
+        def give_up():
+            if d in self._settle_waiters:
+                self._settle_waiters.remove(d)
+                d.callback(False)
+
+        self.reactor.callLater(timeout, give_up)
+        return d
+
+    def start(self, port: int = 0, interface: str = "127.0.0.1", reactor=None) -> XCheckProxy:
+        """Start on ``reactor`` (running in another thread), by default a private reactor thread
+        shared by every proxy of the process (not Twisted's global reactor)."""
         from twisted.internet.threads import blockingCallFromThread
 
         if reactor is None:
-            from twisted.internet.epollreactor import EPollReactor
-
-            reactor = EPollReactor()
-            started = threading.Event()
-            reactor.callWhenRunning(started.set)
-            self._thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False},
-                                            name="xcheck-reactor", daemon=True)
-            self._thread.start()
-            if not started.wait(10):
-                raise RuntimeError("the xcheck reactor did not start")
-            self._own_reactor = True
+            reactor = _private_reactor()
         blockingCallFromThread(reactor, self.start_in_reactor, reactor, port, interface)
         return self
 
     def stop(self) -> None:
+        """Stop (from another thread than the reactor's); idempotent."""
         from twisted.internet.threads import blockingCallFromThread
 
-        if self.reactor is None:
+        if self.reactor is None or self._stopped:
             return
+        self._stopped = True
         blockingCallFromThread(self.reactor, self.stop_in_reactor)
-        if self._own_reactor and self._thread is not None:
-            self.reactor.callFromThread(self.reactor.stop)
-            self._thread.join(10)
-            self._thread = None
 
-    def __enter__(self) -> "XCheckProxy":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -1101,6 +1196,16 @@ class XCheckProxy:
         with self._cond:
             self._version += 1
             self._cond.notify_all()
+        if self._settle_waiters and not self._settle_check:
+            self._settle_check = True
+            self.reactor.callLater(0, self._check_settled)  # (outside the handler that changed things)
+
+    def _check_settled(self) -> None:
+        self._settle_check = False
+        if self._settle_waiters and self.settled():
+            waiters, self._settle_waiters = self._settle_waiters, []
+            for d in waiters:
+                d.callback(True)
 
     # --- links -----------------------------------------------------------------------------------
 
@@ -1124,13 +1229,13 @@ class XCheckProxy:
         """Run an inspection step; a bug or surprise in it stops checking this link, never its traffic."""
         try:
             fn(*args)
-        except Exception as e:  # noqa: BLE001 - reported, and the bytes keep flowing
+        except Exception as e:  # noqa: BLE001 (reported; the bytes keep flowing)
             if link.inspecting:
                 self._report(Divergence(link.label, "?", None, "", "", "",
                                         [("xcheck", "ok", "internal error: %r" % e)], "connection"))
                 try:
                     link.abandon()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 (give up on this link quietly)
                     link.inspecting = False
         finally:
             self._changed()
@@ -1184,6 +1289,9 @@ class XCheckProxy:
             return
         self._zxids_real.append(zr)
         self._zxids_cand.append(zc)
+        if len(self._zxids_real) > _ZXID_PAIRS_MAX:  # only recent history is asked about
+            del self._zxids_real[: _ZXID_PAIRS_MAX // 2]
+            del self._zxids_cand[: _ZXID_PAIRS_MAX // 2]
 
     def translate_zxid(self, z: int) -> int:
         """The candidate's zxid for the real server's ``z``: the partner of the newest paired zxid <= z."""
@@ -1206,27 +1314,45 @@ class XCheckProxy:
         pair = self.sessions.get(sid)
         if pair is None and cand is not None and cand.get("session_id"):
             cid = cand["session_id"]
-            label = "session#%d" % (len(self.sessions) + 1)
+            n = next(self._pair_numbers)
+            label = "session#%d" % n
             self._real_labels.identities.setdefault(sid, label)
             if cid not in self._cand_labels.identities:
                 self._cand_labels.identities[cid] = label
             rp, cp = real.get("passwd") or b"", cand.get("passwd") or b""
             if any(rp):
-                self._real_labels.passwords.setdefault(rp, "passwd#%d" % (len(self.sessions) + 1))
+                self._real_labels.passwords.setdefault(rp, "passwd#%d" % n)
             if any(cp) and cp not in self._cand_labels.passwords:
-                self._cand_labels.passwords[cp] = "passwd#%d" % (len(self.sessions) + 1)
+                self._cand_labels.passwords[cp] = "passwd#%d" % n
             pair = self.sessions[sid] = _SessionPair(label, sid, cid, rp, cp, link.norms)
         if pair is not None:
             link.pair = pair
             link.norms = pair.norms
 
+    def _forget_session(self, pair: _SessionPair) -> None:
+        """A session both servers closed: nothing will name it again."""
+        if self.sessions.get(pair.real_id) is pair:
+            del self.sessions[pair.real_id]
+            self._real_labels.identities.pop(pair.real_id, None)
+            self._cand_labels.identities.pop(pair.cand_id, None)
+            self._real_labels.passwords.pop(pair.real_passwd, None)
+            self._cand_labels.passwords.pop(pair.cand_passwd, None)
+
     def _complete(self, ex: Exchange) -> None:
+        try:
+            self._judge(ex)
+        finally:
+            ex.real = ex.cand = None  # (history keeps what an exchange was, not its data)
+            self.history.append(ex)
+
+    def _judge(self, ex: Exchange) -> None:
         link = ex.link
-        self.history.append(ex)
         if link.dropped or ex.cand_missing == "unmirrored" or ex.real_missing == "dropped":
             return
         if ex.real is None and ex.cand is None:
             return  # neither answered: they agree
+        if ex.after_close and _expired_or_unanswered(ex.real) and _expired_or_unanswered(ex.cand):
+            return  # ZooKeeper itself answers these SESSIONEXPIRED or not at all, by timing
         if ex.real is None or ex.cand is None:
             real = _render_answer(ex.real) if ex.real is not None else "(no answer: %s)" % ex.real_missing
             cand = _render_answer(ex.cand) if ex.cand is not None else "(no answer: %s)" % ex.cand_missing
@@ -1244,6 +1370,9 @@ class XCheckProxy:
         elif ex.real_hdr is not None and ex.cand_hdr is not None and ex.op != OpCode.PING:
             self._pair_zxids(ex.real_hdr.zxid, ex.cand_hdr.zxid)
         self._compare(link, kind, ex.op_label, ex.xid, ex.summary, ex.real, ex.cand)
+        if ex.op == OpCode.CLOSE_SESSION and link.pair is not None and ex.real_hdr is not None \
+                and ex.real_hdr.err == 0 and ex.cand_hdr is not None and ex.cand_hdr.err == 0:
+            self._forget_session(link.pair)
 
     def _compare_notifications(self, link: Link, real: dict, cand: dict) -> None:
         self._compare(link, "notification", "notification", Xid.NOTIFICATION, "watch event", real, cand)
@@ -1304,37 +1433,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    """``zkcompat xcheck``: run the proxy on Twisted's reactor until SIGINT/SIGTERM; 0 when stopped so."""
     args = build_parser().parse_args(argv)
-    out: TextIO = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr
+    with contextlib.ExitStack() as stack:
+        try:
+            out = stack.enter_context(open(args.log, "a", encoding="utf-8")) if args.log else sys.stderr
+        except OSError as e:
+            sys.stderr.write("xcheck: cannot open the log: %s\n" % e)
+            return 2
+        return _run(args, out)
+
+
+def _run(args, out: TextIO) -> int:
     from twisted.internet import reactor
 
     proxy = XCheckProxy(args.real, args.candidate, wait_s=args.wait, log=out, json_lines=args.json)
+    host, port = args.listen
     try:
-        host, port = args.listen
-        try:
-            proxy.start_in_reactor(reactor, port, host)
-        except Exception as e:  # CannotListenError and friends
-            sys.stderr.write("xcheck: cannot listen on %s:%d: %s\n" % (host, port, e))
-            return 1
-        sys.stderr.write("xcheck: listening on %s:%d (real %s:%d, candidate %s:%d)\n"
-                         % (host, proxy.port, *args.real, *args.candidate))
-        sys.stderr.flush()
-        reactor.addSystemEventTrigger("before", "shutdown", proxy.stop_in_reactor)
-        # SIGINT and SIGTERM stop the reactor (Twisted's own handlers); then the summary
-        reactor.run()
-        summary = proxy.summary()
-        if args.json:
-            out.write(json.dumps({"summary": summary, "requests": proxy.requests,
-                                  "divergences": len(proxy.divergences)}) + "\n")
-        elif out is not sys.stderr:
-            out.write(summary + "\n")
-        out.flush()
-        sys.stderr.write(summary + "\n")
-        sys.stderr.flush()
-        return 0
-    finally:
-        if out is not sys.stderr:
-            out.close()
+        proxy.start_in_reactor(reactor, port, host)
+    except Exception as e:  # noqa: BLE001 (CannotListenError and friends)
+        sys.stderr.write("xcheck: cannot listen on %s:%d: %s\n" % (host, port, e))
+        return 1
+    sys.stderr.write("xcheck: listening on %s:%d (real %s:%d, candidate %s:%d)\n"
+                     % (host, proxy.port, *args.real, *args.candidate))
+    sys.stderr.flush()
+    reactor.addSystemEventTrigger("before", "shutdown", proxy.stop_in_reactor)
+    reactor.run()  # until SIGINT or SIGTERM (Twisted's own handlers stop it)
+    summary = proxy.summary()
+    if args.json:
+        out.write(json.dumps({"summary": summary, "requests": proxy.requests,
+                              "divergences": len(proxy.divergences)}) + "\n")
+    elif out is not sys.stderr:
+        out.write(summary + "\n")
+    out.flush()
+    sys.stderr.write(summary + "\n")
+    sys.stderr.flush()
+    return 0
 
 
 if __name__ == "__main__":

@@ -134,3 +134,22 @@ def test_five_servers_keep_serving_with_two_down_and_stop_with_three():
         while time.monotonic() < deadline and ens.mode(survivor) in ("leader", "follower"):
             time.sleep(0.1)
         assert ens.mode(survivor) not in ("leader", "follower")
+
+
+def test_durable_ensemble_survives_a_full_restart():
+    """Members with data dirs: all three killed with SIGKILL and restarted keep every acknowledged write."""
+    with ZkcompatEnsemble(3, durable=True) as ens:
+        c = _client(ens.hosts)
+        for i in range(30):
+            c.create("/d%02d" % i, b"%d" % i)
+        c.stop()
+        for sid in (1, 2, 3):
+            ens.kill(sid)
+        for sid in (1, 2, 3):
+            ens.restart(sid)
+        ens.wait_serving({1, 2, 3})
+        c = _client(ens.hosts)
+        c.sync("/")
+        assert sorted(n for n in c.get_children("/") if n.startswith("d")) == ["d%02d" % i for i in range(30)]
+        assert c.get("/d07")[0] == b"7"
+        c.stop()

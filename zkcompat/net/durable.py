@@ -107,6 +107,9 @@ class DurableTxnLog:
     def _write(self, batch, roll: bool) -> None:  # worker thread
         writer = self.writer
         for entry, zxid, _ in batch:
+            if entry is None:  # a truncation, in its place among the writes
+                self._truncate_now(zxid)
+                continue
             writer.append_entry(entry, zxid)
         if self.force_sync:
             writer.sync()
@@ -120,7 +123,8 @@ class DurableTxnLog:
         self.fsyncs += 1
         self.txns_written += len(batch)
         for _, _, done in batch:
-            done()
+            if done is not None:
+                done()
         if roll:
             self._txns_since_snap = 0
             self._snap_threshold = self._roll_threshold()
@@ -137,6 +141,23 @@ class DurableTxnLog:
                      failure.getErrorMessage())
         if self.on_fatal is not None:
             self.on_fatal(failure.value)
+
+    def truncate(self, zxid: int) -> None:
+        """Zab's TRUNC: drop logged txns after ``zxid``, after every write queued before it."""
+        self._pending.append((None, zxid, None))
+        if not self._busy:
+            self._start_batch()
+
+    def _truncate_now(self, zxid: int) -> None:  # worker thread
+        from zkcompat.storage.errors import StorageError
+        from zkcompat.storage.txnlog import truncate_log
+
+        self.writer.close()
+        try:
+            truncate_log(self.writer.log_dir, zxid)
+        except StorageError:
+            pass  # no log file at all: nothing to cut
+        self.writer.last_zxid = zxid if zxid > 0 else None
 
     # --- snapshots ---------------------------------------------------------------------------
 
@@ -186,3 +207,32 @@ class DurableTxnLog:
             except OSError as e:
                 log.error("could not write the last %d txns at shutdown: %s", len(pending), e)
         self.writer.close()
+
+
+class DurablePeerStore:
+    """An ensemble member's disk: its log (a DurableTxnLog), snapshots, and epoch files."""
+
+    def __init__(self, durable: DurableTxnLog, data_dir):
+        self.durable = durable
+        self.data_dir = Path(data_dir)
+        self.accepted_epoch = datadir.read_epoch(self.data_dir, "acceptedEpoch") or 0
+        self.current_epoch = datadir.read_epoch(self.data_dir, "currentEpoch") or 0
+
+    def save_epochs(self, accepted: int, current: int) -> None:
+        if accepted != self.accepted_epoch:
+            datadir.write_epoch(self.data_dir, "acceptedEpoch", accepted)
+            self.accepted_epoch = accepted
+        if current != self.current_epoch:
+            datadir.write_epoch(self.data_dir, "currentEpoch", current)
+            self.current_epoch = current
+
+    def log_append(self, hdr, txn, done) -> None:
+        self.durable.append(hdr, txn, done)
+
+    def log_truncate(self, zxid: int) -> None:
+        self.durable.truncate(zxid)
+
+    def save_snapshot(self, tree, sessions: dict, zxid: int) -> None:
+        """A SNAP from the leader: the log is cut to it and the tree saved (before we ACK)."""
+        self.durable.truncate(zxid)
+        save_snapshot_bytes(self.durable.snap_dir, zxid, snapshot_bytes(tree, sessions, zxid))

@@ -221,6 +221,7 @@ class LoadReport:
     digest_mismatches: list = field(default_factory=list)  # (zxid, expected, actual)
     dead_sessions_killed: list = field(default_factory=list)
     unresolved_acls: list = field(default_factory=list)
+    logged: list = field(default_factory=list)  # (hdr, txn) not replayed (load(replay=False))
 
     @property
     def problems(self) -> list[str]:
@@ -258,6 +259,7 @@ def load(
     repair_torn_tails: bool = False,
     check_digests: bool = True,
     snapshot=None,
+    replay: bool = True,
 ) -> LoadResult:
     """Rebuild the DataTree and session table from a data dir, as ZooKeeper does at startup.
 
@@ -266,7 +268,9 @@ def load(
     ``repair_torn_tails`` truncates each torn tail found (ZooKeeper itself
     leaves them and ignores them).  ``snapshot`` names the snapshot file to
     start from instead of the newest (to check that older ones replay to the
-    same tree; it must be readable).
+    same tree; it must be readable).  ``replay=False`` (an ensemble member) leaves the
+    logged txns after the snapshot unapplied, in ``report.logged``: until a leader says
+    they are committed they are only logged.
     """
     from zkcompat.core.tree import DataTree
 
@@ -324,6 +328,9 @@ def load(
         prev = zxid
         if zxid > highest:
             highest = zxid
+        if not replay:
+            report.logged.append((hdr, txn))
+            continue
         if hdr.type == OpCode.CREATE_SESSION:
             sessions[hdr.client_id] = txn.time_out
         elif hdr.type == OpCode.CLOSE_SESSION:
@@ -344,6 +351,9 @@ def load(
         for t in report.torn_tails:
             t.truncate()
             report.repaired.append(t)
+    if not replay:
+        report.last_zxid = highest
+        return LoadResult(tree, sessions, highest, report)
     tree.last_processed_zxid = max(tree.last_processed_zxid, highest)
 
     if kill_dead_sessions:

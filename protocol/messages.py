@@ -112,6 +112,36 @@ MULTI_RESULT_RECORDS: dict[int, type | None] = {
     OpCode.ERROR: r.ErrorResponse,
 }
 
+# SerializeUtils.deserializeTxn: the record that follows a TxnHeader of each type (logs, PROPOSAL).
+TXN_RECORDS: dict[int, type] = {
+    OpCode.CREATE_SESSION: r.CreateSessionTxn,
+    OpCode.CLOSE_SESSION: r.CloseSessionTxn,
+    OpCode.CREATE: r.CreateTxn,
+    OpCode.CREATE2: r.CreateTxn,
+    OpCode.CREATE_TTL: r.CreateTTLTxn,
+    OpCode.CREATE_CONTAINER: r.CreateContainerTxn,
+    OpCode.DELETE: r.DeleteTxn,
+    OpCode.DELETE_CONTAINER: r.DeleteTxn,
+    OpCode.RECONFIG: r.SetDataTxn,
+    OpCode.SET_DATA: r.SetDataTxn,
+    OpCode.SET_ACL: r.SetACLTxn,
+    OpCode.ERROR: r.ErrorTxn,
+    OpCode.MULTI: r.MultiTxn,
+}
+
+# DataTree.processTxn: the record of each sub-txn inside a MultiTxn.
+MULTI_TXN_RECORDS: dict[int, type] = {
+    OpCode.CREATE: r.CreateTxn,
+    OpCode.CREATE2: r.CreateTxn,
+    OpCode.CREATE_TTL: r.CreateTTLTxn,
+    OpCode.CREATE_CONTAINER: r.CreateContainerTxn,
+    OpCode.DELETE: r.DeleteTxn,
+    OpCode.DELETE_CONTAINER: r.DeleteTxn,
+    OpCode.SET_DATA: r.SetDataTxn,
+    OpCode.ERROR: r.ErrorTxn,
+    OpCode.CHECK: r.CheckVersionTxn,
+}
+
 _MULTI_DONE = r.MultiHeader(-1, True, -1)
 
 

@@ -77,19 +77,10 @@ from .codes import JUTE_MAXBUFFER_DEFAULT, OpCode
 from .jute import Buffer, JuteError, Long, Nested, _rd_ustring, java_utf8, record
 from .records import (
     ACL,
-    CloseSessionTxn,
-    CreateContainerTxn,
-    CreateSessionTxn,
-    CreateTTLTxn,
     CreateTxn,
     CreateTxnV0,
-    DeleteTxn,
-    ErrorTxn,
     LearnerInfo,
-    MultiTxn,
     QuorumPacket,
-    SetACLTxn,
-    SetDataTxn,
     StatPersisted,
     TxnDigest,
     TxnHeader,
@@ -289,22 +280,8 @@ def _expect(qp: QuorumPacket, *types: int) -> None:
 
 # --- transactions: the data of PROPOSAL / INFORM ---------------------------------------
 
-# SerializeUtils.deserializeTxn: the record that follows a TxnHeader of each type.
-TXN_RECORDS: dict[int, type] = {
-    OpCode.CREATE_SESSION: CreateSessionTxn,
-    OpCode.CLOSE_SESSION: CloseSessionTxn,
-    OpCode.CREATE: CreateTxn,
-    OpCode.CREATE2: CreateTxn,
-    OpCode.CREATE_TTL: CreateTTLTxn,
-    OpCode.CREATE_CONTAINER: CreateContainerTxn,
-    OpCode.DELETE: DeleteTxn,
-    OpCode.DELETE_CONTAINER: DeleteTxn,
-    OpCode.RECONFIG: SetDataTxn,
-    OpCode.SET_DATA: SetDataTxn,
-    OpCode.SET_ACL: SetACLTxn,
-    OpCode.ERROR: ErrorTxn,
-    OpCode.MULTI: MultiTxn,
-}
+from .messages import TXN_RECORDS  # noqa: E402  (re-exported: the txn record of each type)
+
 _DIGEST_SIZE = 12
 
 

@@ -32,15 +32,10 @@ import zlib
 from typing import Callable
 
 from protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
+from protocol.messages import MULTI_TXN_RECORDS
 from protocol.records import (
-    CheckVersionTxn,
-    CreateContainerTxn,
-    CreateTTLTxn,
-    CreateTxn,
-    DeleteTxn,
     ErrorTxn,
     MultiTxn,
-    SetDataTxn,
     Stat,
     TxnHeader,
 )
@@ -187,17 +182,6 @@ class ApplyResult:
         self.multi: list[ApplyResult] | None = None
 
 
-_SUB_TXN = {
-    OpCode.CREATE: CreateTxn,
-    OpCode.CREATE2: CreateTxn,
-    OpCode.CREATE_TTL: CreateTTLTxn,
-    OpCode.CREATE_CONTAINER: CreateContainerTxn,
-    OpCode.DELETE: DeleteTxn,
-    OpCode.DELETE_CONTAINER: DeleteTxn,
-    OpCode.SET_DATA: SetDataTxn,
-    OpCode.ERROR: ErrorTxn,
-    OpCode.CHECK: CheckVersionTxn,
-}
 
 
 class NoNode(Exception):
@@ -424,7 +408,7 @@ class DataTree:
         post_failed = False
         for sub in txn.txns:
             sub_type = sub.type
-            rec_cls = _SUB_TXN.get(sub_type)
+            rec_cls = MULTI_TXN_RECORDS.get(sub_type)
             if rec_cls is None:
                 raise ValueError("invalid type of op %d in multi txn" % sub_type)
             record = rec_cls.from_bytes(sub.data, exact=False)

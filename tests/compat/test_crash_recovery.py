@@ -110,6 +110,7 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path):
             round_no, seed, len(missing), missing[:3])
         assert live == from_disk
     assert len(acked) > ROUNDS * 20
+    print("crash test: %d SIGKILLs, %d acknowledged writes checked after each, 0 lost" % (ROUNDS, len(acked)))
 
 
 def test_truncated_log_recovers_a_prefix(tmp_path):

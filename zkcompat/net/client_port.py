@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from twisted.internet import protocol
+from twisted.internet import protocol, tcp
 from twisted.internet.interfaces import IReactorTime
 
 from zkcompat.core.server import ZooKeeperServer
@@ -36,13 +36,33 @@ class ReactorClock:
 
 
 class _CoreTransport:
-    __slots__ = ("transport",)
+    """The core's view of a connection.
+
+    The core already hands over one coalesced write per connection per reactor turn, so a
+    TCP connection with nothing queued sends it at once: Twisted's own path would register the
+    socket for writability, wait a poll and unregister it again (two epoll_ctl calls and a loop
+    turn per reply).  Whatever the kernel does not take, or any socket error, goes through
+    Twisted's buffered write, which then owns ordering, back-pressure and connection loss.
+    """
+
+    __slots__ = ("transport", "_direct")
 
     def __init__(self, transport):
         self.transport = transport
+        self._direct = isinstance(transport, tcp.Connection) and getattr(transport, "socket", None) is not None
 
     def write(self, data: bytes) -> None:
-        self.transport.write(data)
+        t = self.transport
+        if (self._direct and t.connected and not t.disconnecting and not t._tempDataLen
+                and t.offset == len(t.dataBuffer)):
+            try:
+                sent = t.socket.send(data)
+            except OSError:
+                sent = 0  # EAGAIN, or an error that Twisted's write path will meet and report
+            if sent == len(data):
+                return
+            data = data[sent:]
+        t.write(data)
 
     def close(self) -> None:
         self.transport.loseConnection()

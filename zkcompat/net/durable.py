@@ -3,20 +3,20 @@
 Theory of operation
 -------------------
 The core hands every txn to ``DurableTxnLog.append(hdr, txn, done)`` in zxid
-order.  Txns accumulate in a batch; when no write is in flight the batch goes
-to a single worker thread, which appends the records to the current
-``log.<zxid>`` file and fsyncs it (fdatasync; skipped with forceSync=no).  While
-that fsync runs, new txns collect in the next batch: one fsync covers every
-txn that arrived meanwhile (group commit, ZooKeeper's SyncRequestProcessor).
-When the worker is done, ``done()`` is called for each txn of the batch, in
-order, on the reactor thread, and only then does the core apply them and
-reply.  So no reply ever reveals a txn that is not on disk, and the reactor
-never waits for the disk.
+order.  Txns queue for a single log thread, which takes everything queued,
+appends the records to the current ``log.<zxid>`` file and fsyncs it
+(fdatasync; skipped with forceSync=no).  While that fsync runs, new txns queue
+up: one fsync covers every txn that arrived meanwhile (group commit,
+ZooKeeper's SyncRequestProcessor), and the next batch starts the moment the
+fsync returns, without waiting for the reactor.  The reactor is then handed
+the batch, and ``done()`` is called for each of its txns, in order; only then
+does the core apply them and reply.  So no reply ever reveals a txn that is not
+on disk, and the reactor never waits for the disk.
 
 Snapshots follow ZooKeeper's rule: after ``snapCount/2 + random(snapCount/2)``
 logged txns the log rolls to a new file and the tree is saved as
 ``snapshot.<last applied zxid>``.  The tree is serialised on the reactor thread
-(a consistent image at that zxid) and written by the worker thread; txns after
+(a consistent image at that zxid) and written by a snapshot thread; txns after
 it are in the logs, which recovery replays.  ``autopurge.snapRetainCount`` old
 snapshots and the logs they need are kept when autopurge runs (every
 ``autopurge.purgeInterval`` hours; never by default, as in ZooKeeper).
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -69,14 +70,19 @@ class DurableTxnLog:
         self.on_fatal = on_fatal
         self.after_batch: Callable[[], None] | None = None
         self.snapshot_source: Callable[[], tuple] | None = None  # -> (tree, sessions dict)
-        self._pending: list[tuple[bytes, int, Callable[[], None]]] = []
-        self._busy = False
+        # txns (and truncations) queued for the log thread, guarded by _cv
+        self._queue: list[tuple[bytes | None, int, Callable[[], None] | None]] = []
+        self._cv = threading.Condition(threading.Lock())
+        self._roll_requested = False
         self._failed = False
         self._closed = False
         self._txns_since_snap = 0
         self._snap_threshold = self._roll_threshold()
         self._snapshot_running = False
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="zkcompat-log")
+        self._thread = threading.Thread(target=self._log_thread, name="zkcompat-log", daemon=True)
+        self._thread.start()
+        # snapshots and purges are written by their own thread so that the log never waits for them
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="zkcompat-snapshot")
         self._pool.start()
         self.fsyncs = 0
         self.txns_written = 0
@@ -84,27 +90,56 @@ class DurableTxnLog:
     def _roll_threshold(self) -> int:
         return self.snap_count // 2 + self.rng.randrange(self.snap_count // 2)
 
-    # --- the TxnLog seam -----------------------------------------------------------------
+    # --- the TxnLog seam (reactor thread) ------------------------------------------------
 
     def append(self, hdr, txn, done: Callable[[], None]) -> None:
         if self._failed or self._closed:
             return  # never acknowledged: the server is stopping
-        self._pending.append((marshal_entry(hdr, txn), hdr.zxid, done))
-        if not self._busy:
-            self._start_batch()
+        entry = marshal_entry(hdr, txn)
+        self._txns_since_snap += 1
+        roll = self._txns_since_snap > self._snap_threshold and not self._snapshot_running
+        if roll:
+            self._txns_since_snap = 0
+            self._snap_threshold = self._roll_threshold()
+        with self._cv:
+            self._queue.append((entry, hdr.zxid, done))
+            if roll:
+                self._roll_requested = True
+            self._cv.notify()
 
-    def _start_batch(self) -> None:
-        batch = self._pending[:BATCH_TXNS_MAX]
-        del self._pending[:BATCH_TXNS_MAX]
-        roll = False
-        self._txns_since_snap += len(batch)
-        if self._txns_since_snap > self._snap_threshold and not self._snapshot_running:
-            roll = True
-        self._busy = True
-        d = deferToThreadPool(self.reactor, self._pool, self._write, batch, roll)
-        d.addCallbacks(self._batch_written, self._batch_failed, callbackArgs=(batch, roll))
+    def truncate(self, zxid: int) -> None:
+        """Zab's TRUNC: drop logged txns after ``zxid``, after every write queued before it."""
+        with self._cv:
+            self._queue.append((None, zxid, None))
+            self._cv.notify()
 
-    def _write(self, batch, roll: bool) -> None:  # worker thread
+    # --- the log thread ------------------------------------------------------------------
+
+    def _log_thread(self) -> None:
+        """Write and sync whatever is queued, as soon as the previous sync is done.
+
+        The next batch starts right after an fsync returns, without a round trip through
+        the reactor; completions are handed back to the reactor in batch order.
+        """
+        cv = self._cv
+        while True:
+            with cv:
+                while not self._queue and not self._closed:
+                    cv.wait()
+                if not self._queue:
+                    return  # closed, and everything queued is written
+                batch = self._queue[:BATCH_TXNS_MAX]
+                del self._queue[:BATCH_TXNS_MAX]
+                roll, self._roll_requested = self._roll_requested, False
+            try:
+                self._write(batch, roll)
+            except BaseException as e:  # noqa: BLE001 - any failure of the disk is fatal
+                self._failed = True
+                self.reactor.callFromThread(self._batch_failed, e)
+                return
+            self.reactor.callFromThread(self._batch_written, batch, roll)
+
+    def _write(self, batch, roll: bool) -> None:  # log thread
         writer = self.writer
         for entry, zxid, _ in batch:
             if entry is None:  # a truncation, in its place among the writes
@@ -118,35 +153,24 @@ class DurableTxnLog:
         if roll:
             writer.roll()
 
-    def _batch_written(self, _, batch, roll: bool) -> None:
-        self._busy = False
+    # --- completions (reactor thread) ------------------------------------------------------
+
+    def _batch_written(self, batch, roll: bool) -> None:
         self.fsyncs += 1
         self.txns_written += len(batch)
         for _, _, done in batch:
             if done is not None:
                 done()
         if roll:
-            self._txns_since_snap = 0
-            self._snap_threshold = self._roll_threshold()
             self.take_snapshot()
         if self.after_batch is not None:
             self.after_batch()
-        if self._pending and not self._closed:
-            self._start_batch()
 
-    def _batch_failed(self, failure) -> None:
-        self._busy = False
+    def _batch_failed(self, error: BaseException) -> None:
         self._failed = True
-        log.critical("Severe unrecoverable error writing the transaction log, stopping: %s",
-                     failure.getErrorMessage())
+        log.critical("Severe unrecoverable error writing the transaction log, stopping: %s", error)
         if self.on_fatal is not None:
-            self.on_fatal(failure.value)
-
-    def truncate(self, zxid: int) -> None:
-        """Zab's TRUNC: drop logged txns after ``zxid``, after every write queued before it."""
-        self._pending.append((None, zxid, None))
-        if not self._busy:
-            self._start_batch()
+            self.on_fatal(error)
 
     def _truncate_now(self, zxid: int) -> None:  # worker thread
         from zkcompat.storage.errors import StorageError
@@ -193,19 +217,17 @@ class DurableTxnLog:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Write what is queued, then stop the worker (called while the server stops)."""
+        """Write and sync what is queued, then stop the threads (called while the server stops)."""
         if self._closed:
             return
-        self._closed = True
-        pending, self._pending = self._pending, []
-        self._pool.stop()  # waits for the batch in flight
-        if pending and not self._failed:
-            try:
-                for entry, zxid, _ in pending:
-                    self.writer.append_entry(entry, zxid)
-                self.writer.sync() if self.force_sync else self.writer.flush()
-            except OSError as e:
-                log.error("could not write the last %d txns at shutdown: %s", len(pending), e)
+        with self._cv:
+            self._closed = True
+            queued = len(self._queue)
+            self._cv.notify()
+        self._thread.join()
+        self._pool.stop()  # waits for a snapshot being written
+        if self._failed and queued:
+            log.error("could not write the last %d txns at shutdown", queued)
         self.writer.close()
 
 

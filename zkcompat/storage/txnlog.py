@@ -79,6 +79,7 @@ TXNLOG_MAGIC = int.from_bytes(b"ZKLG", "big")
 VERSION = 2
 LOG_PREFIX = "log"
 PREALLOC_SIZE = 64 * 1024 * 1024
+WRITE_BUFFER = 1 << 20
 PAD_THRESHOLD = 4096
 EOR = 0x42  # 'B'
 _REC_HEAD = struct.Struct(">qi")
@@ -596,7 +597,8 @@ class TxnLogWriter:
                 entries = [None]
             if entries:
                 raise StorageError("%s already exists and holds records" % path)
-        fobj = open(path, "wb")
+        # a batch goes to the kernel in one write at its sync, not in 8 KiB pieces
+        fobj = open(path, "wb", buffering=WRITE_BUFFER)
         self.current = LogFileWriter(fobj, dbid=self.dbid, prealloc_size=self.prealloc_size)
         self.current_path = path
         self._unsynced.append(self.current)

@@ -49,13 +49,13 @@ def test_leader_sigkill_under_load_loses_no_acknowledged_write():
             i = 0
             while not stop.is_set():
                 path = "/w%d-%d" % (n, i)
+                i += 1  # a fresh path each time: a create whose reply was lost may still be committed
                 try:
                     c.create(path)
                 except KazooException:
                     continue  # not acknowledged: it may or may not be there
                 with lock:
                     acked.append(path)
-                i += 1
             c.stop()
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]

@@ -19,6 +19,8 @@ the first failing check decides the error code a client sees.
 
 from __future__ import annotations
 
+import re
+
 from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode
 from protocol.jute import JuteError
 from protocol.messages import UnknownMultiOp, decode_multi
@@ -53,8 +55,18 @@ from .tree import EPHEMERAL_NORMAL, DataTree, ephemeral_type, ttl_owner
 SPECIAL_PATHS = frozenset(("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"))
 
 
+# Paths of printable ASCII whose components are neither empty, "." nor "..": always valid.
+_PLAIN_PATH = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[\x20-\x2e\x30-\x7e]+)+")
+
+
 def validate_path(path: str | None) -> None:
     """PathUtils.validatePath, raising BADARGUMENTS."""
+    if path and _PLAIN_PATH.fullmatch(path) is not None:
+        return
+    validate_path_char_by_char(path)
+
+
+def validate_path_char_by_char(path: str | None) -> None:
     if not path or path[0] != "/":
         raise KeeperError(Err.BADARGUMENTS, path)
     n = len(path)

@@ -66,6 +66,19 @@ def server_registry(zk_server) -> CollectorRegistry:
     return registry
 
 
+class _Only:
+    """The families named in ``?name[]=`` (by family or sample name), as prometheus_client's exporters filter."""
+
+    def __init__(self, registry, names):
+        self.registry = registry
+        self.names = set(names)
+
+    def collect(self):
+        for family in self.registry.collect():
+            if family.name in self.names or any(s.name in self.names for s in family.samples):
+                yield family
+
+
 class MetricsResource(resource.Resource):
     """GET /metrics: the registry in the text format (or OpenMetrics when asked for)."""
 
@@ -85,7 +98,7 @@ class MetricsResource(resource.Resource):
         registry = self.registry
         names = [n.decode("utf-8", "replace") for n in (request.args or {}).get(b"name[]", [])]
         if names:
-            registry = registry.restricted_registry(names)
+            registry = _Only(registry, names)
         try:
             body = encoder(registry)
         except Exception:

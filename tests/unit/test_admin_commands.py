@@ -156,6 +156,8 @@ def test_ensemble_member_answers_leader_voting_view_and_zabstate():
     net.run(5000)
     lead = net.leader()
     assert lead is not None
+    assert net.create(net.client(lead), "/x") == 0
+    net.run(1000)
     servers = {sid: QuorumServer(sid, "127.0.0.%d" % sid, 2000 + sid, 3000 + sid, "participant", "127.0.0.1",
                                  4000 + sid) for sid in (1, 2, 3)}
     for sid in (1, 2, 3):
@@ -164,9 +166,15 @@ def test_ensemble_member_answers_leader_voting_view_and_zabstate():
         answer = admin.run_command(peer.server, "leader", peer=peer)
         assert answer == {"is_leader": sid == lead, "leader_id": lead, "leader_ip": "127.0.0.%d" % lead,
                           "command": "leader", "error": None}
-        assert admin.run_command(peer.server, "zabstate", peer=peer)["zabstate"] == "broadcast"
+        zab = admin.run_command(peer.server, "zabstate", peer=peer)
+        assert zab["zabstate"] == "broadcast" and zab["voting"] is True and zab["myid"] == sid
+        assert zab["is_leader"] == (sid == lead) and zab["client_address"] == "127.0.0.1:%d" % (4000 + sid)
+        assert zab["quorum_address"]["one"] == "127.0.0.%d:%d" % (sid, 2000 + sid)
+        assert int(zab["last_zxid"], 16) == (zab["zab_epoch"] << 32) + zab["zab_counter"] > 0
         view = admin.run_command(peer.server, "voting_view", peer=peer)["current_config"]
-        assert view["2"] == "127.0.0.2:2002:3002:participant;127.0.0.1:4002" and len(view) == 3
+        assert len(view) == 3 and view["2"] == {
+            "server_addresses": ["127.0.0.2:2002"], "election_addresses": ["127.0.0.2:3002"],
+            "client_address": "127.0.0.1:4002", "learner_type": "participant"}
     assert admin.run_command(net.peers[lead].server, "srvr", peer=net.peers[lead])["proposal_stats"] == {
         "last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1}
 

@@ -290,19 +290,51 @@ def observers(server, peer=None) -> dict:
     return {"synced_observers": 0, "observers": []}
 
 
+def _client_address(server, q) -> str | None:
+    if q is None or q.client_port is None:
+        return None
+    return "%s:%d" % (q.client_host or "0.0.0.0", q.client_port)
+
+
 def voting_view(server, peer=None) -> dict:
+    """The voting members (observers are not in the voting view) as ZooKeeper 3.8 serialises QuorumServer."""
     if peer is None:
         return {"current_config": {}}
     view = {}
-    for sid in sorted(peer.verifier.voters):  # QuorumPeer.getVotingView: the voting members
+    for sid in sorted(peer.verifier.voters):
         q = server.config.servers.get(sid)
         if q is None:
             continue
-        client = ""
-        if q.client_port is not None:
-            client = ";%s:%d" % (q.client_host or "0.0.0.0", q.client_port)
-        view[str(sid)] = "%s:%d:%d:%s%s" % (q.host, q.quorum_port, q.election_port, q.role, client)
+        entry = {
+            "server_addresses": ["%s:%d" % (q.host, q.quorum_port)],
+            "election_addresses": ["%s:%d" % (q.host, q.election_port)],
+        }
+        client = _client_address(server, q)
+        if client is not None:
+            entry["client_address"] = client
+        entry["learner_type"] = q.role
+        view[str(sid)] = entry
     return {"current_config": view}
+
+
+def _multiple_addresses(host: str, port: int) -> dict:
+    """Jackson's view of ZooKeeper's MultipleAddresses for one address (zabstate's quorum/election address).
+
+    zkcompat does not probe reachability: the one configured address counts as reachable.
+    """
+    addr = "%s:%d" % (host, port)
+    return {
+        "empty": False,
+        "all_addresses": [addr],
+        "all_reachable_addresses": [addr],
+        "one": addr,
+        "reachable_address": addr,
+        "wildcard_addresses": ["0.0.0.0:%d" % port],
+        "all_ports": [port],
+        "all_host_strings": [host],
+        "all_reachable_addresses_or_all": [addr],
+        "reachable_or_one": addr,
+    }
 
 
 _ZAB_PHASES = {"connecting": "discovery", "sync": "synchronization", "acked": "synchronization",
@@ -310,6 +342,7 @@ _ZAB_PHASES = {"connecting": "discovery", "sync": "synchronization", "acked": "s
 
 
 def zabstate(server, peer=None) -> dict:
+    """QuorumPeer.ZabState (election, discovery, synchronization, broadcast) and this peer's addresses."""
     if peer is None:
         return {"voting": False, "zabstate": ""}
     mode = peer.mode
@@ -319,7 +352,22 @@ def zabstate(server, peer=None) -> dict:
         state = "broadcast" if peer._established else "discovery"
     else:
         state = _ZAB_PHASES.get(peer._learner_phase, "discovery")
-    return {"voting": peer.participant, "zabstate": state}
+    q = server.config.servers.get(peer.sid)
+    zxid = peer.last_logged_zxid
+    out = {"myid": peer.sid, "is_leader": mode == "leader"}
+    if q is not None:
+        out["quorum_address"] = _multiple_addresses(q.host, q.quorum_port)
+        out["election_address"] = _multiple_addresses(q.host, q.election_port)
+    client = _client_address(server, q)
+    if client is None:
+        client = "%s:%d" % (server.config.client_port_address or "0.0.0.0", server.config.client_port)
+    out["client_address"] = client
+    out["voting"] = peer.participant and peer.sid in peer.verifier.voters
+    out["last_zxid"] = "0x%x" % zxid
+    out["zab_epoch"] = zxid >> 32
+    out["zab_counter"] = zxid & 0xFFFFFFFF
+    out["zabstate"] = state
+    return out
 
 
 # --- the command table ------------------------------------------------------------------------

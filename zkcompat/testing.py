@@ -28,10 +28,13 @@ the reactor thread instead of ``start()``/``stop()``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Callable
 
 from zkcompat.core.config import FOUR_LETTER_WORDS, ServerConfig
+
+log = logging.getLogger("zkcompat.testing")
 
 _reactor_thread: threading.Thread | None = None
 _private_reactor = None
@@ -143,6 +146,7 @@ class EmbeddedServer:
                                      host=self.host)
             self._http_listening.append(listening)
             self.admin_port = listening.getHost().port
+            log.info("embedded server %s: AdminServer on %s", self.hosts, self.admin_url)
         if self.requested_metrics_port is not None:
             from zkcompat.net.metrics import listen_metrics
 
@@ -150,6 +154,7 @@ class EmbeddedServer:
                                                               port=self.requested_metrics_port, host=self.host)
             self._http_listening.append(listening)
             self.metrics_port = listening.getHost().port
+            log.info("embedded server %s: Prometheus metrics on %s", self.hosts, self.metrics_url)
         return self
 
     def stop_in_reactor(self):

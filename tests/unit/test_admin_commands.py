@@ -146,6 +146,8 @@ def test_last_snapshot_and_dirs_read_the_data_dir(tmp_path):
     answer = admin.run_command(server, "last_snapshot")
     assert (answer["zxid"], answer["timestamp"]) == ("1a", 1700000000)
     assert admin.run_command(server, "dirs")["datadir_size"] == 35
+    server.config.four_letter_words = frozenset({"dirs"})
+    assert fourlw.run(server, "dirs", None, b"") == "datadir_size: 35\nlogdir_size: 35\n"
     conf = admin.run_command(server, "conf")
     assert conf["data_dir"] == str(v2) and conf["tick_time"] == 2000
 
@@ -201,6 +203,8 @@ def test_render_json_prints_like_jackson():
         '  "command" : "x",\n'
         '  "error" : null\n'
         '}')
+    # control characters as Jackson escapes them (upper-case hex); a literal backslash stays text
+    assert admin.render_json(["a\x1fb", "\\u00ab", "/é\n"]) == '[ "a\\u001Fb", "\\\\u00ab", "/é\\n" ]'
     # ZooKeeper 3.8's exact bytes for ruok
     assert admin.render_json({"command": "ruok", "error": None}) == '{\n  "command" : "ruok",\n  "error" : null\n}'
 

@@ -51,27 +51,8 @@ def _signed64(v: int) -> int:
 # --- the data of each command ---------------------------------------------------------------
 
 
-def _version_dir_size(path: str | None) -> int:
-    """Bytes of the files in ``<dir>/version-2`` (ZooKeeper's getDataDirSize / getLogDirSize)."""
-    if not path:
-        return 0
-    total = 0
-    try:
-        with os.scandir(os.path.join(path, "version-2")) as entries:
-            for e in entries:
-                try:
-                    if e.is_file():
-                        total += e.stat().st_size
-                except OSError:
-                    pass
-    except OSError:
-        return 0
-    return total
-
-
 def _dir_sizes(server) -> tuple[int, int]:
-    cfg = server.config
-    return _version_dir_size(cfg.data_dir), _version_dir_size(cfg.data_log_dir or cfg.data_dir)
+    return fourlw.dir_sizes(server)
 
 
 def _buffer_stats() -> dict:
@@ -469,6 +450,22 @@ def render_json(value) -> str:
     return "".join(out)
 
 
+_HEX_ESCAPE = re.compile(r"(\\*)u00([0-9a-f]{2})")
+
+
+def _upper_escape(m) -> str:
+    slashes = m.group(1)
+    if len(slashes) % 2 == 0:  # "\\u00.." is an escaped backslash and text, not an escape
+        return m.group(0)
+    return slashes + "u00" + m.group(2).upper()
+
+
+def _string(v: str) -> str:
+    # json.dumps escapes control characters as \u001f, Jackson as \u001F
+    text = json.dumps(v, ensure_ascii=False)
+    return _HEX_ESCAPE.sub(_upper_escape, text) if "u00" in text else text
+
+
 def _render(v, level: int, out: list[str]) -> None:
     if isinstance(v, dict):
         if not v:
@@ -480,7 +477,7 @@ def _render(v, level: int, out: list[str]) -> None:
         for k, item in v.items():
             out.append(pad if first else "," + pad)
             first = False
-            out.append(json.dumps(str(k), ensure_ascii=False))
+            out.append(_string(str(k)))
             out.append(" : ")
             _render(item, level + 1, out)
         out.append("\n" + "  " * level + "}")
@@ -503,7 +500,7 @@ def _render(v, level: int, out: list[str]) -> None:
     elif isinstance(v, float):
         out.append(java_double(v))
     else:
-        out.append(json.dumps(str(v), ensure_ascii=False))
+        out.append(_string(str(v)))
 
 
 def command_index(command_url: str) -> str:

@@ -110,7 +110,7 @@ def run(server, cmd: str, conn, rest: bytes) -> str:
     if cmd == "dump":
         return _dump(server)
     if cmd == "dirs":
-        return "datadir_size: 0\nlogdir_size: 0\n"
+        return "datadir_size: %d\nlogdir_size: %d\n" % dir_sizes(server)
     if cmd == "hash":
         return "".join("%x: %d\n" % (zxid, digest) for zxid, digest in server.tree.digest_log)
     return ""
@@ -233,6 +233,30 @@ def _dump(server) -> str:
         for c in server.connections:
             out.append("\tip: /%s:%d sessionId: 0x%s\n" % (c.remote_ip, c.remote_port, _hex(c.session_id)))
     return "".join(out)
+
+
+def _version_dir_size(path: str | None) -> int:
+    """Bytes of the files in ``<dir>/version-2`` (ZooKeeper's getDataDirSize / getLogDirSize)."""
+    if not path:
+        return 0
+    total = 0
+    try:
+        with os.scandir(os.path.join(path, "version-2")) as entries:
+            for e in entries:
+                try:
+                    if e.is_file():
+                        total += e.stat().st_size
+                except OSError:
+                    pass
+    except OSError:
+        return 0
+    return total
+
+
+def dir_sizes(server) -> tuple[int, int]:
+    """(data dir, log dir) sizes for dirs; 0 for a server that keeps its data in memory."""
+    cfg = server.config
+    return _version_dir_size(cfg.data_dir), _version_dir_size(cfg.data_log_dir or cfg.data_dir)
 
 
 def _fd_counts() -> tuple[int, int]:

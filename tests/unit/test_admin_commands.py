@@ -241,3 +241,25 @@ def test_core_records_per_op_latency_on_both_paths():
     c.exists("/p")
     snap = server.op_latency.snapshot()
     assert snap["create"][1] == 1 and snap["getData"][1] == 1 and snap["exists"][1] == 1
+
+
+def test_zoo_cfg_admin_and_metrics_keys(tmp_path):
+    """admin.* and metricsProvider.* parse into ServerConfig with ZooKeeper's defaults; the file text is kept."""
+    from zkcompat.config import config_from_properties, load_config
+
+    defaults = config_from_properties({})
+    assert (defaults.admin_enable_server, defaults.admin_server_address, defaults.admin_server_port,
+            defaults.admin_command_url) == (True, "0.0.0.0", 8080, "/commands")
+    assert not defaults.prometheus_enabled and defaults.metrics_http_port == 7000
+    text = ("admin.enableServer=false\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=9090\n"
+            "admin.commandURL=/zk\n"
+            "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"
+            "metricsProvider.httpHost=127.0.0.2\nmetricsProvider.httpPort=7001\n")
+    (tmp_path / "zoo.cfg").write_text(text)
+    cfg = load_config(tmp_path / "zoo.cfg")
+    assert (cfg.admin_enable_server, cfg.admin_server_address, cfg.admin_server_port, cfg.admin_command_url) == (
+        False, "127.0.0.1", 9090, "/zk")
+    assert cfg.prometheus_enabled and (cfg.metrics_http_host, cfg.metrics_http_port) == ("127.0.0.2", 7001)
+    assert cfg.initial_config == text
+    # ZooKeeper reads admin.* as system properties too: the zookeeper. prefix is accepted
+    assert config_from_properties({"zookeeper.admin.enableServer": "FALSE"}).admin_enable_server is False

@@ -65,7 +65,7 @@ LATENCY_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 1000
 
 
 class OpLatency:
-    """Request latency per opcode, as cumulative-free bucket counts (exported as a histogram).
+    """Request latency per opcode in per-bucket counts (``snapshot()`` makes them cumulative for a histogram).
 
     Unlike ServerStats it is never reset (srst resets srvr's figures only): a Prometheus
     histogram's counts only grow.  The hot path (a read answered at once, latency 0 ms)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from http_helpers import http_get, metrics_port_of
 from kazoo.client import KazooClient
@@ -120,3 +122,32 @@ def test_zkcompat_serve_starts_the_prometheus_provider_from_zoo_cfg():
         after = scrape(url)
         assert after[("znode_count", ())] == before[("znode_count", ())] + 1
         assert op_count(after, "create") == 1
+
+
+def test_every_ensemble_member_serves_its_own_metrics():
+    """Each `zkcompat serve` ensemble member serves /metrics; a write reaches every member's znode_count."""
+    from zkcompat.servers import ZkcompatEnsemble
+
+    cfg = {"metricsProvider.className": "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+           "metricsProvider.httpHost": "127.0.0.1", "metricsProvider.httpPort": "0"}
+    with ZkcompatEnsemble(3, tick_time=200, extra_cfg=cfg) as ens:
+        urls = {sid: "http://127.0.0.1:%d/metrics" % metrics_port_of(m) for sid, m in ens.members.items()}
+        before = {sid: scrape(url)[("znode_count", ())] for sid, url in urls.items()}
+        leader = ens.leader()
+        follower = next(sid for sid in urls if sid != leader)
+        client = KazooClient(hosts=ens.host(follower), timeout=10.0)
+        client.start(timeout=10)
+        try:
+            client.create("/everywhere", b"")
+            client.sync("/everywhere")
+        finally:
+            client.stop()
+            client.close()
+        deadline = time.monotonic() + 10
+        while True:
+            now = {sid: scrape(url)[("znode_count", ())] for sid, url in urls.items()}
+            if all(now[sid] == before[sid] + 1 for sid in urls) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert now == {sid: before[sid] + 1 for sid in urls}
+        assert op_count(scrape(urls[follower]), "create") == 1

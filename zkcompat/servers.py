@@ -77,8 +77,10 @@ def ensure_real_zookeeper_installed() -> str:
                 "Apache ZooKeeper is not installed: run `apt-get install -y zookeeper` "
                 "or set ZOOKEEPER_HOME / ZOOKEEPER_CLASSPATH"
             )
-    # zookeeper.jar's manifest names its dependencies; log4j + its slf4j binding give us a log.
-    extra = [DEBIAN_JARS / n for n in ("zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")]
+    # zookeeper.jar's manifest names its dependencies; log4j + its slf4j binding give us a log;
+    # Jetty (the AdminServer, when a test enables it) also needs the servlet API, which it does not name.
+    extra = [DEBIAN_JARS / n for n in ("zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar",
+                                       "servlet-api.jar")]
     return os.pathsep.join(str(p) for p in [jar, *extra] if p.exists())
 
 
@@ -244,10 +246,11 @@ class ZkcompatProcess(_ProcessServer):
         self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
         cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", str(self.requested_port),
                "--print-port"]
-        if self.config:
-            cfg = self.workdir / "zoo.cfg"
-            cfg.write_text("".join("%s=%s\n" % kv for kv in self.config.items()))
-            cmd += ["--config", str(cfg)]
+        # like RealZooKeeper: no AdminServer on port 8080 unless the test's config asks for one
+        config = {"admin.enableServer": "false", **self.config}
+        cfg = self.workdir / "zoo.cfg"
+        cfg.write_text("".join("%s=%s\n" % kv for kv in config.items()))
+        cmd += ["--config", str(cfg)]
         if "--data-dir" not in self.args and "--in-memory" not in self.args:
             cmd.append("--in-memory")
         cmd += self.args

@@ -12,6 +12,9 @@ FOUR_LETTER_WORDS = (
 )
 
 
+PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
 @dataclass(frozen=True)
 class QuorumServer:
     """One ``server.N=host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]`` line."""
@@ -74,6 +77,21 @@ class ServerConfig:
     init_limit: int = 10
     sync_limit: int = 5
     peer_type: str = "participant"
+    # AdminServer (admin.*): JSON commands over HTTP, on by default as in ZooKeeper
+    admin_enable_server: bool = True
+    admin_server_address: str = "0.0.0.0"
+    admin_server_port: int = 8080
+    admin_command_url: str = "/commands"
+    # metricsProvider.*: Prometheus /metrics when className names ZooKeeper's Prometheus provider
+    metrics_provider_class: str | None = None
+    metrics_http_host: str = "0.0.0.0"
+    metrics_http_port: int = 7000
+    # the zoo.cfg text the server started from (AdminServer initial_configuration)
+    initial_config: str | None = None
+
+    @property
+    def prometheus_enabled(self) -> bool:
+        return self.metrics_provider_class == PROMETHEUS_PROVIDER
 
     @property
     def is_ensemble(self) -> bool:

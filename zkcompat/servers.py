@@ -30,6 +30,9 @@ DEBIAN_JARS = Path("/usr/share/java")
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 
 
+TEST_JVM_FLAGS = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+
+
 class ServerStartError(RuntimeError):
     pass
 
@@ -139,6 +142,7 @@ class RealZooKeeper(_ProcessServer):
         extra_cfg: dict[str, str] | None = None,
         system_properties: dict[str, str] | None = None,
         port: int | None = None,
+        jvm_flags: list[str] | None = None,
     ):
         self.tick_time = tick_time
         self.min_session_timeout = min_session_timeout
@@ -151,6 +155,9 @@ class RealZooKeeper(_ProcessServer):
         self.extra_cfg = dict(extra_cfg or {})
         self.system_properties = dict(system_properties or {})
         self.requested_port = port
+        # tests start many servers: a small heap and C1 only start fastest; the benchmark passes
+        # [] for the JVM's defaults, as Debian's zkServer.sh runs it (JAVA_OPTS="")
+        self.jvm_flags = list(TEST_JVM_FLAGS if jvm_flags is None else jvm_flags)
         self.workdir: Path | None = None
 
     @property
@@ -200,7 +207,7 @@ class RealZooKeeper(_ProcessServer):
             props["jute.maxbuffer"] = str(self.jute_maxbuffer)
         props.update(self.system_properties)
         java = shutil.which("java") or "java"
-        cmd = [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath]
+        cmd = [java, *self.jvm_flags, "-cp", classpath]
         cmd += ["-D%s=%s" % kv for kv in props.items()]
         cmd += ["org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.workdir / "zoo.cfg")]
         self.proc = subprocess.Popen(

@@ -28,6 +28,9 @@ from zkcompat.storage import datadir
 
 ROUNDS = 6
 WRITERS = 4
+# a snapshot every 30-60 txns: kills land while forked snapshot writers run, and recovery
+# starts from snapshots as well as from logs
+CONFIG = {"snapCount": "60"}
 
 
 def _write_until_killed(hosts, prefix, acked, stop):
@@ -56,8 +59,23 @@ def _write_until_killed(hosts, prefix, acked, stop):
             pass
 
 
+def _session_processes(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (the server and any child it forked)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(name))
+    return pids
+
+
 def _run_round(data_dir, rnd, round_no, acked):
-    server = ZkcompatProcess("--data-dir", data_dir).start()
+    server = ZkcompatProcess("--data-dir", data_dir, config=CONFIG).start()
     stop = threading.Event()
     threads = [
         threading.Thread(target=_write_until_killed, args=(server.hosts, "/w%d-%d" % (round_no, w), acked, stop))
@@ -72,6 +90,11 @@ def _run_round(data_dir, rnd, round_no, acked):
     time.sleep(rnd.uniform(0.0, 0.4))
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(10)
+    # a snapshot writer dies with the server: nothing may rename a snapshot into the data dir now
+    deadline = time.monotonic() + 10
+    while _session_processes(server.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _session_processes(server.proc.pid), "a forked snapshot writer outlived the killed server"
     stop.set()
     for t in threads:
         t.join(15)
@@ -79,7 +102,7 @@ def _run_round(data_dir, rnd, round_no, acked):
 
 
 def _check(data_dir, acked):
-    server = ZkcompatProcess("--data-dir", data_dir).start()
+    server = ZkcompatProcess("--data-dir", data_dir, config=CONFIG).start()
     try:
         client = KazooClient(server.hosts)
         client.start(timeout=10)
@@ -110,7 +133,10 @@ def test_sigkill_under_load_loses_no_acknowledged_write(tmp_path):
             round_no, seed, len(missing), missing[:3])
         assert live == from_disk
     assert len(acked) > ROUNDS * 20
-    print("crash test: %d SIGKILLs, %d acknowledged writes checked after each, 0 lost" % (ROUNDS, len(acked)))
+    snapshots = len(datadir.list_snapshots(datadir.snap_dir(data_dir)))
+    assert snapshots > ROUNDS, "the load should have taken snapshots"
+    print("crash test: %d SIGKILLs, %d acknowledged writes checked after each, 0 lost, %d snapshots on disk" % (
+        ROUNDS, len(acked), snapshots))
 
 
 def test_truncated_log_recovers_a_prefix(tmp_path):

@@ -15,9 +15,14 @@ on disk, and the reactor never waits for the disk.
 
 Snapshots follow ZooKeeper's rule: after ``snapCount/2 + random(snapCount/2)``
 logged txns the log rolls to a new file and the tree is saved as
-``snapshot.<last applied zxid>``.  The tree is serialised on the reactor thread
-(a consistent image at that zxid) and written by a snapshot thread; txns after
-it are in the logs, which recovery replays.  ``autopurge.snapRetainCount`` old
+``snapshot.<last applied zxid>``.  Where the platform can fork, a child process
+serialises and writes the tree: fork gives it a copy-on-write image of the tree
+at that zxid (consistent, not even fuzzy), so the reactor keeps serving while
+the other core does the work; the child dies with its parent (PR_SET_PDEATHSIG)
+so that no orphan renames a snapshot into a data dir after a crash, and a
+snapshot thread waits for it.  Elsewhere the tree is serialised on the reactor
+thread and written by the snapshot thread.  Txns after the snapshot are in the
+logs, which recovery replays.  ``autopurge.snapRetainCount`` old
 snapshots and the logs they need are kept when autopurge runs (every
 ``autopurge.purgeInterval`` hours; never by default, as in ZooKeeper).
 
@@ -27,9 +32,14 @@ the txns of that batch are never acknowledged and the server stops.
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import random
+import signal
+import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +47,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from zkcompat.storage import datadir
-from zkcompat.storage.snapshot import save_snapshot_bytes, snapshot_bytes
+from zkcompat.storage.snapshot import save_snapshot_bytes, snapshot_bytes, snapshot_name
 from zkcompat.storage.txnlog import TxnLogWriter, marshal_entry
 
 log = logging.getLogger("zkcompat.storage")
@@ -66,6 +76,8 @@ class DurableTxnLog:
         self.force_sync = force_sync
         self.snap_count = max(2, snap_count)
         self.snap_retain_count = max(3, snap_retain_count)
+        # the child writer needs fork and Linux's PR_SET_PDEATHSIG
+        self.fork_snapshots = hasattr(os, "fork") and sys.platform.startswith("linux")
         self.rng = rng or random.Random()
         self.on_fatal = on_fatal
         self.after_batch: Callable[[], None] | None = None
@@ -195,12 +207,17 @@ class DurableTxnLog:
             return None
         tree, sessions = self.snapshot_source()
         zxid = tree.last_processed_zxid
-        data = snapshot_bytes(tree, sessions, zxid)
-        if sync:
-            return save_snapshot_bytes(self.snap_dir, zxid, data)
-        self._snapshot_running = True
-
-        d = deferToThreadPool(self.reactor, self._pool, save_snapshot_bytes, self.snap_dir, zxid, data)
+        if not sync and self.fork_snapshots:
+            pid = _fork_snapshot_writer(self.snap_dir, tree, sessions, zxid)
+            self._snapshot_running = True
+            d = deferToThreadPool(self.reactor, self._pool, _wait_snapshot_writer, pid,
+                                  Path(self.snap_dir) / snapshot_name(zxid))
+        else:
+            data = snapshot_bytes(tree, sessions, zxid)
+            if sync:
+                return save_snapshot_bytes(self.snap_dir, zxid, data)
+            self._snapshot_running = True
+            d = deferToThreadPool(self.reactor, self._pool, save_snapshot_bytes, self.snap_dir, zxid, data)
 
         def done(path):
             self._snapshot_running = False
@@ -236,6 +253,63 @@ class DurableTxnLog:
         if self.fsyncs:
             log.info("txn log closed: %d txns in %d group commits (%.1f per %s)", self.txns_written, self.fsyncs,
                      self.txns_written / self.fsyncs, "fsync" if self.force_sync else "flush")
+
+
+def _fork_snapshot_writer(snap_dir, tree, sessions: dict, zxid: int) -> int:
+    """Fork a child that writes ``snapshot.<zxid>`` from its copy-on-write image and exits."""
+    parent = os.getpid()
+    gc.freeze()  # objects the child inherits are not revisited by its collector (fewer pages copied)
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork in a threaded process; the child runs no code that
+            # another thread could have left locked (no logging, no log file, no reactor)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    finally:
+        gc.unfreeze()
+    if pid:
+        return pid
+    code = 1
+    try:
+        gc.disable()
+        _die_with(parent)
+        os.closerange(3, _fd_limit())  # hold no socket or log file of the server's open
+        save_snapshot_bytes(snap_dir, zxid, snapshot_bytes(tree, sessions, zxid))
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - report, then leave without running the server's cleanup
+        try:
+            os.write(2, ("snapshot writer: %r\n" % (e,)).encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _fd_limit() -> int:
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (ValueError, OSError):
+        return 65536
+
+
+def _die_with(parent: int) -> None:
+    """The calling (child) process gets SIGKILL when its parent dies; exits if it already has."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    if libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _wait_snapshot_writer(pid: int, path: Path) -> Path:  # snapshot thread
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise OSError("the snapshot writer (pid %d) exited with %d; %s not written" % (pid, code, path))
+    return path
 
 
 class DurablePeerStore:

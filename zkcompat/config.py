@@ -125,12 +125,64 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             cfg.peer_type = value.strip().lower()
         elif key == "standaloneEnabled":
             pass
+        elif _security_key(cfg, key, value):
+            pass
         else:
             log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
     if cfg.extended_types and cfg.server_id > 254:
         raise ConfigError("extendedTypesEnabled is true but the server id is larger than 254")
     return cfg
+
+
+_SSL_KEYS = {
+    "secureClientPortAddress": "secure_client_port_address",
+    "ssl.keyStore.location": "ssl_key_store_location",
+    "ssl.keyStore.password": "ssl_key_store_password",
+    "ssl.keyStore.type": "ssl_key_store_type",
+    "ssl.trustStore.location": "ssl_trust_store_location",
+    "ssl.trustStore.password": "ssl_trust_store_password",
+    "ssl.trustStore.type": "ssl_trust_store_type",
+    "ssl.protocol": "ssl_protocol",
+    "SASLAuthenticationProvider.superPassword": "sasl_super_password",
+    "letAnySaslUserDoX": "let_any_sasl_user_do_x",
+}
+
+
+def _security_key(cfg: ServerConfig, key: str, value: str) -> bool:
+    """The TLS client port, authentication providers and SASL keys; False: not one of them."""
+    if key == "secureClientPort":
+        cfg.secure_client_port = _int(key, value)
+    elif key in _SSL_KEYS:
+        setattr(cfg, _SSL_KEYS[key], value)
+    elif key == "ssl.clientAuth":
+        mode = value.lower() or "need"  # X509Util.ClientAuth.fromPropertyValue: empty is NEED
+        if mode not in ("none", "want", "need"):
+            raise ConfigError("ssl.clientAuth: expected none, want or need, not %r" % value)
+        cfg.ssl_client_auth = mode
+    elif key.startswith("authProvider."):
+        cfg.auth_providers = cfg.auth_providers + (value,)
+    elif key == "superUser" or key.startswith("superUser."):
+        cfg.sasl_super_users = cfg.sasl_super_users + (value,)
+    elif key == "allowSaslFailedClients":
+        cfg.allow_sasl_failed_clients = _bool(value)
+    else:
+        return False
+    return True
+
+
+def load_jaas(cfg: ServerConfig, path: str | Path, section: str = "Server") -> None:
+    """Read the DIGEST-MD5 users of a JAAS file's Server section into ``cfg.sasl_users``."""
+    from zkcompat.core.sasl import jaas_digest_users
+
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError("cannot read the JAAS configuration %s: %s" % (path, e))
+    try:
+        cfg.sasl_users = jaas_digest_users(text, section)
+    except ValueError as e:
+        raise ConfigError("%s: %s" % (path, e))
 
 
 def load_config(path: str | Path) -> ServerConfig:

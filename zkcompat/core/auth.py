@@ -150,6 +150,41 @@ class DigestAuthProvider:
         return parts[0] if parts else ""
 
 
+class SaslAuthProvider:
+    """SASLAuthenticationProvider: ``sasl:<authorized id>`` ids, set by the SASL exchange (opcode 102).
+
+    ZooKeeper registers it only when configured (``authProvider.N=...SASLAuthenticationProvider``);
+    without it a ``sasl`` ACL is INVALIDACL and whoAmI shows the sasl id with an empty user.
+    """
+
+    scheme = "sasl"
+
+    def __init__(self, let_any_sasl_user_do_x: str | None = None):
+        self.let_any_sasl_user_do_x = let_any_sasl_user_do_x
+
+    def handle_authentication(self, remote_ip: str, auth_data: bytes) -> list[tuple[str, str]] | None:
+        return None  # an AuthPacket with scheme sasl: SASL is negotiated with opcode 102 instead
+
+    def is_valid(self, acl_id: str) -> bool:
+        # KerberosName(id) must not throw: a name with '@' must be name[/host]@realm
+        return "@" not in acl_id or _KERBEROS_NAME.match(acl_id) is not None
+
+    def matches(self, auth_id: str, acl_expr: str) -> bool:
+        if auth_id == "super" or auth_id == acl_expr:
+            return True
+        return self.let_any_sasl_user_do_x is not None and acl_expr == self.let_any_sasl_user_do_x
+
+    def is_authenticated(self) -> bool:
+        return True
+
+    def user_name(self, auth_id: str) -> str:
+        return auth_id
+
+
+_KERBEROS_NAME = re.compile(r"([^/@]*)(/([^/@]*))?@([^/@]*)\Z")
+SASL_AUTH_PROVIDER_CLASS = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+
+
 class AuthIds:
     """A connection's authenticated ids, iterated as ZooKeeper's ConcurrentHashMap would."""
 
@@ -176,11 +211,14 @@ class AuthIds:
 class AuthRegistry:
     """The providers of one server and the ACL rules that use them."""
 
-    def __init__(self, super_digest: str | None = None, skip_acl: bool = False):
+    def __init__(self, super_digest: str | None = None, skip_acl: bool = False, sasl: bool = False,
+                 let_any_sasl_user_do_x: str | None = None):
         self.providers = {
             "ip": IpAuthProvider(),
             "digest": DigestAuthProvider(super_digest),
         }
+        if sasl:
+            self.providers["sasl"] = SaslAuthProvider(let_any_sasl_user_do_x)
         self.skip_acl = skip_acl
 
     def check(self, acl: list | None, perm: int, ids: AuthIds) -> bool:

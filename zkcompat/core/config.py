@@ -74,6 +74,32 @@ class ServerConfig:
     init_limit: int = 10
     sync_limit: int = 5
     peer_type: str = "participant"
+    # authentication providers beyond ip and digest (zoo.cfg authProvider.N class names)
+    auth_providers: tuple = ()
+    # SASL (opcode 102): the DIGEST-MD5 users of the JAAS Server section; None: no JAAS
+    # configuration, so the server has no SASL mechanism (ZooKeeper's saslServer is null)
+    sasl_users: dict | None = None
+    sasl_super_users: tuple = ()  # zookeeper.superUser[.N]
+    sasl_super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
+    allow_sasl_failed_clients: bool = False  # zookeeper.allowSaslFailedClients
+    let_any_sasl_user_do_x: str | None = None  # zookeeper.letAnySaslUserDoX
+    # the TLS client port (zoo.cfg secureClientPort, ssl.*): read by zkcompat.net.tls only.
+    # The key store is a PEM file holding the private key and its certificate chain, the
+    # trust store a PEM file of CA certificates (ssl.keyStore.type=PEM in ZooKeeper 3.8).
+    secure_client_port: int | None = None
+    secure_client_port_address: str | None = None
+    ssl_key_store_location: str | None = None
+    ssl_key_store_password: str | None = None
+    ssl_key_store_type: str | None = None
+    ssl_trust_store_location: str | None = None
+    ssl_trust_store_password: str | None = None
+    ssl_trust_store_type: str | None = None
+    ssl_client_auth: str = "need"  # none | want | need (X509Util.ClientAuth, default NEED)
+    ssl_protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
+
+    @property
+    def sasl_provider_enabled(self) -> bool:
+        return "org.apache.zookeeper.server.auth.SASLAuthenticationProvider" in self.auth_providers
 
     @property
     def is_ensemble(self) -> bool:

@@ -28,6 +28,7 @@ connection.  Container and TTL reaping are deleteContainer txns.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 from collections import deque
 from typing import Callable
@@ -70,6 +71,7 @@ from protocol.records import (
 )
 
 from .auth import AuthIds, AuthRegistry
+from .sasl import DigestMD5Server, SaslError
 from .clock import Clock
 from .config import ServerConfig
 from .errors import KeeperError
@@ -226,6 +228,7 @@ class Connection:
         self.old_client = False
         self.read_only = False
         self.auth = AuthIds([("ip", remote_ip)])
+        self.sasl = None  # this connection's SASL mechanism, made by the first SASL packet
         self.pending: deque[Request] = deque()
         self.held: list[bytes] = []
         self.out: list[bytes] = []
@@ -486,17 +489,46 @@ class Connection:
         self.send_reply(xid, 0, Err.OK)
 
     def _sasl(self, xid: int, body: bytes) -> None:
+        """ZooKeeperServer.processSasl: one token of a SASL exchange (zkcompat.core.sasl)."""
+        server = self.server
         try:
-            GetSASLRequest.decode(body, 0)
+            token = GetSASLRequest.decode(body, 0)[0].token or b""
         except JuteError:
             log.warning("closing %s:%d: malformed GetSASLRequest", self.remote_ip, self.remote_port)
             self.abort()
             return
-        # No SASL mechanism is configured: ZooKeeper's saslServer is null, the exchange
-        # logs an error and the client gets OK with a null token (processSasl).
-        log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
-                  self.session_id & (2**64 - 1))
-        self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
+        if server.config.sasl_users is None:
+            # No SASL mechanism is configured: ZooKeeper's saslServer is null, the exchange
+            # logs an error and the client gets OK with a null token.
+            log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
+                      self.session_id & (2**64 - 1))
+            self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
+            return
+        if self.sasl is None:
+            self.sasl = server.new_sasl_server()
+        try:
+            reply = self.sasl.evaluate(token)
+        except SaslError as e:
+            log.warning("Client /%s:%d failed to SASL authenticate: %s", self.remote_ip, self.remote_port, e)
+            if not server.config.allow_sasl_failed_clients:
+                log.warning("Closing client connection due to SASL authentication failure.")
+                self.send_reply(xid, 0, Err.AUTHFAILED, b"\xff\xff\xff\xff")
+                self.close_after_send()
+                return
+            log.warning("Maintaining client connection despite SASL authentication failure.")
+            reply = None
+        else:
+            if self.sasl.complete and self.sasl.authorization_id is not None:
+                ident = self.sasl.authorization_id
+                log.info("Session 0x%x: adding SASL authorization for authorizationID: %s",
+                         self.session_id & (2**64 - 1), ident)
+                self.auth.add("sasl", ident)
+                if ident in server.config.sasl_super_users:
+                    self.auth.add("super", "")
+                    log.info("Session 0x%x: Authenticated Id '%s' as super user", self.session_id & (2**64 - 1),
+                             ident)
+        body = b"\xff\xff\xff\xff" if reply is None else _LEN.pack(len(reply)) + reply
+        self.send_reply(xid, 0, Err.OK, body)
 
     def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
         latency = now_ms - req.start_ms
@@ -520,7 +552,9 @@ class ZooKeeperServer:
         self.tree = DataTree(self._deliver, extended_types=config.extended_types)
         # a standalone server numbers its sessions as server 1 (ZooKeeperServer.createSessionTrackerServerId)
         self.sessions = SessionTracker(config.server_id or 1, config.tick_time_ms, clock.now_ms())
-        self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl)
+        self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl, sasl=config.sasl_provider_enabled,
+                                 let_any_sasl_user_do_x=config.let_any_sasl_user_do_x)
+        self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
                          reconfig_enabled=config.reconfig_enabled)
         self.log = txn_log or InMemoryTxnLog()
@@ -594,6 +628,11 @@ class ZooKeeperServer:
         conn = Connection(self, transport, remote_ip, remote_port)
         self.connections[conn] = None
         return conn
+
+    def new_sasl_server(self) -> DigestMD5Server:
+        """A connection's SASL mechanism (ZooKeeperSaslServer): DIGEST-MD5 with the JAAS users."""
+        return DigestMD5Server(self.config.sasl_users or {}, self.sasl_nonce_source,
+                               super_password=self.config.sasl_super_password)
 
     def _connection_closed(self, conn: Connection) -> None:
         self.connections.pop(conn, None)

@@ -239,6 +239,7 @@ class ZkcompatProcess(_ProcessServer):
         self.env = env
         self.workdir: Path | None = None
         self.stderr_path: Path | None = None
+        self.secure_port = 0  # the TLS client port, when the config has secureClientPort
 
     def start(self, timeout: float = 30.0) -> ZkcompatProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
@@ -264,6 +265,8 @@ class ZkcompatProcess(_ProcessServer):
         line = self._readline(timeout)
         try:
             self.port = int(line.strip())
+            if "secureClientPort" in self.config:  # --print-port then prints the TLS port
+                self.secure_port = int(self._readline(timeout).strip())
         except ValueError:
             self.stop()
             raise ServerStartError("zkcompat serve printed %r instead of its port; see %s" % (line, self.stderr_path))

@@ -27,6 +27,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from twisted.internet.interfaces import IOpenSSLContextFactory
+from zope.interface import implementer
+
 from zkcompat.core.config import ServerConfig
 
 log = logging.getLogger("zkcompat.net.tls")
@@ -62,10 +65,9 @@ def _certificates(data: bytes, where: str) -> list:
 
 
 def context_factory(config: ServerConfig):
-    """A Twisted ``CertificateOptions`` for the secure client port; raises TlsConfigError."""
+    """A server context factory (pyOpenSSL) for the secure client port; raises TlsConfigError."""
     from cryptography.hazmat.primitives import serialization
-    from OpenSSL import crypto
-    from twisted.internet import ssl
+    from OpenSSL import SSL
 
     key_store = _read_pem("keyStore", config.ssl_key_store_location, config.ssl_key_store_type)
     password = config.ssl_key_store_password
@@ -80,24 +82,47 @@ def context_factory(config: ServerConfig):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == public]
     if not leaf:
         raise TlsConfigError("keyStore %s: no certificate for its private key" % config.ssl_key_store_location)
-    extra = [c for c in chain if c is not leaf[0]]
-    protocol = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}.get(config.ssl_protocol)
-    if protocol is None:
+    versions = {"TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+    if config.ssl_protocol not in versions:
         raise TlsConfigError("ssl.protocol %s: expected TLSv1.2 or TLSv1.3" % config.ssl_protocol)
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(versions[config.ssl_protocol])
+    ctx.set_max_proto_version(versions[config.ssl_protocol])
+    ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+    try:
+        ctx.use_certificate(leaf[0])
+        ctx.use_privatekey(key)
+        for cert in chain:
+            if cert is not leaf[0]:
+                ctx.add_extra_chain_cert(cert)
+        ctx.check_privatekey()
+    except SSL.Error as e:
+        raise TlsConfigError("keyStore %s: %s" % (config.ssl_key_store_location, e))
+    ctx.set_session_id(b"zkcompat")  # needed for client certificates with session resumption
     mode = config.ssl_client_auth
-    options = dict(
-        privateKey=crypto.PKey.from_cryptography_key(key),
-        certificate=crypto.X509.from_cryptography(leaf[0]),
-        extraCertChain=[crypto.X509.from_cryptography(c) for c in extra],
-        raiseMinimumTo=protocol,
-        lowerMaximumSecurityTo=protocol,
-    )
     if mode == "none":
-        return ssl.CertificateOptions(verify=False, **options)
-    trust = _read_pem("trustStore", config.ssl_trust_store_location, config.ssl_trust_store_type)
-    cas = _certificates(trust, "trustStore %s" % config.ssl_trust_store_location)
-    return ssl.CertificateOptions(verify=True, caCerts=[crypto.X509.from_cryptography(c) for c in cas],
-                                  requireCertificate=(mode == "need"), **options)
+        ctx.set_verify(SSL.VERIFY_NONE)
+        return _ContextFactory(ctx)
+    _certificates(_read_pem("trustStore", config.ssl_trust_store_location, config.ssl_trust_store_type),
+                  "trustStore %s" % config.ssl_trust_store_location)
+    try:
+        ctx.load_verify_locations(config.ssl_trust_store_location)
+    except SSL.Error as e:
+        raise TlsConfigError("trustStore %s: %s" % (config.ssl_trust_store_location, e))
+    flags = SSL.VERIFY_PEER | (SSL.VERIFY_FAIL_IF_NO_PEER_CERT if mode == "need" else 0)
+    ctx.set_verify(flags)
+    return _ContextFactory(ctx)
+
+
+@implementer(IOpenSSLContextFactory)
+class _ContextFactory:
+    """Twisted's server context factory interface: one prepared pyOpenSSL context."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def getContext(self):
+        return self._ctx
 
 
 def listen_secure(reactor, config: ServerConfig, factory, port: int | None = None, interface: str | None = None):
@@ -106,4 +131,9 @@ def listen_secure(reactor, config: ServerConfig, factory, port: int | None = Non
         port = config.secure_client_port
     if interface is None:
         interface = config.secure_client_port_address or ""
-    return reactor.listenSSL(port, factory, context_factory(config), interface=interface)
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    # reactor.listenSSL would give the TLS layer the global reactor as its clock (it batches
+    # small writes with callLater): wrong for a server on another reactor, such as the test double's
+    tls_factory = TLSMemoryBIOFactory(context_factory(config), False, factory, clock=reactor)
+    return reactor.listenTCP(port, tls_factory, interface=interface)

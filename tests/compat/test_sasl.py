@@ -1,0 +1,209 @@
+"""SASL DIGEST-MD5 (opcode 102) with JAAS Server users, through kazoo's sasl_options and a raw client.
+
+zkcompat is given the JAAS file through ZKCOMPAT_JAAS; Apache ZooKeeper (ZKCOMPAT_TARGET=real)
+through -Djava.security.auth.login.config.  Both have the sasl ACL scheme enabled with
+``authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+from compat_helpers import WAIT, poll_until, target
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import AuthFailedError, NoAuthError
+from kazoo.security import make_acl
+from puresasl.client import SASLClient
+
+from protocol import records
+from protocol.codes import Err, OpCode
+from protocol.framing import FrameDecoder, frame
+from protocol.messages import encode_connect_request
+from zkcompat.servers import RealZooKeeper, ZkcompatProcess
+
+SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+JAAS = """Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_bob="bobpw"
+    user_alice="alicepw";
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def sasl_server(tmp_path_factory):
+    jaas = tmp_path_factory.mktemp("jaas") / "jaas.conf"
+    jaas.write_text(JAAS)
+    if target() == "real":
+        server = RealZooKeeper(system_properties={"java.security.auth.login.config": str(jaas)},
+                               extra_cfg={"authProvider.1": SASL_PROVIDER})
+    else:
+        server = ZkcompatProcess(config={"authProvider.1": SASL_PROVIDER}, env={"ZKCOMPAT_JAAS": str(jaas)})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sasl_client(sasl_server):
+    clients = []
+
+    def make(username, password, **kw):
+        zk = KazooClient(hosts=sasl_server.hosts, sasl_options={"mechanism": "DIGEST-MD5", "username": username,
+                                                                "password": password}, **kw)
+        clients.append(zk)
+        return zk
+
+    yield make
+    for zk in clients:
+        zk.stop()
+        zk.close()
+
+
+class RawClient:
+    """A session over a plain socket: the SASL exchange with pure-sasl, then any request."""
+
+    def __init__(self, hosts: str):
+        host, _, port = hosts.rpartition(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=WAIT)
+        self.decoder = FrameDecoder()
+        self.xid = 0
+        self.frames: list[bytes] = []
+        self.sock.sendall(frame(encode_connect_request(records.ConnectRequest(0, 0, 10000, 0, bytes(16)), False)))
+        self._next()
+
+    def _next(self) -> bytes | None:
+        while not self.frames:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.frames.extend(self.decoder.feed(data))
+        return self.frames.pop(0)
+
+    def call(self, op: int, body: bytes = b"") -> tuple[int, int, bytes] | None:
+        self.xid += 1
+        self.sock.sendall(frame(records.RequestHeader(self.xid, op).to_bytes() + body))
+        reply = self._next()
+        if reply is None:
+            return None
+        xid, zxid, err = struct.unpack_from(">iqi", reply, 0)
+        assert xid == self.xid
+        return zxid, err, reply[16:]
+
+    def sasl(self, username: str, password: str) -> tuple[int, int, bytes]:
+        """The DIGEST-MD5 exchange as kazoo runs it; returns the last reply."""
+        client = SASLClient("zk-sasl-md5", service="zookeeper", mechanism="DIGEST-MD5", username=username,
+                            password=password)
+        token = b""
+        while True:
+            reply = self.call(OpCode.SASL, records.GetSASLRequest(token).to_bytes())
+            zxid, err, body = reply
+            if err:
+                return reply
+            challenge = records.SetSASLResponse.from_bytes(body).token
+            token = client.process(challenge)
+            if client.complete:
+                return reply
+
+    def who_am_i(self) -> list[tuple[str, str]]:
+        zxid, err, body = self.call(OpCode.WHO_AM_I)
+        assert err == 0
+        return [(c.auth_scheme, c.user) for c in records.WhoAmIResponse.from_bytes(body).client_info]
+
+    def closed(self) -> bool:
+        return self._next() is None
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def raw(sasl_server):
+    clients = []
+
+    def make():
+        c = RawClient(sasl_server.hosts)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def test_digest_md5_success_is_visible_in_who_am_i(raw):
+    c = raw()
+    zxid, err, body = c.sasl("bob", "bobpw")
+    assert (zxid, err) == (0, 0)
+    assert c.who_am_i() == [("ip", "127.0.0.1"), ("sasl", "bob")] or \
+        sorted(c.who_am_i()) == [("ip", "127.0.0.1"), ("sasl", "bob")]
+
+
+def test_wrong_password_gets_authfailed_with_a_null_token_and_the_connection_closes(raw):
+    c = raw()
+    zxid, err, body = c.sasl("bob", "nope")
+    assert (zxid, err, body) == (0, Err.AUTHFAILED, b"\xff\xff\xff\xff")
+    assert c.closed()
+
+
+def test_unknown_user_fails_like_a_wrong_password(raw):
+    # (Apache ZooKeeper 3.8 shares one callback handler between connections and keeps the
+    # last known user's name: an unknown user is then checked against that user's password.
+    # zkcompat does not copy that; with a password nobody has, both fail alike.)
+    c = raw()
+    assert c.sasl("carol", "carolpw")[1] == Err.AUTHFAILED
+    assert c.closed()
+
+
+def test_a_token_after_success_fails_and_closes(raw):
+    c = raw()
+    assert c.sasl("bob", "bobpw")[1] == 0
+    assert c.call(OpCode.SASL, records.GetSASLRequest(b"").to_bytes())[1] == Err.AUTHFAILED
+    assert c.closed()
+
+
+def test_kazoo_sasl_user_owns_a_sasl_acl_node(sasl_client, sasl_server):
+    bob = sasl_client("bob", "bobpw")
+    bob.start(timeout=WAIT)
+    path = bob.create("/sasl-bob-", b"mine", acl=[make_acl("sasl", "bob", all=True)], sequence=True)
+    assert bob.get(path)[0] == b"mine"
+    assert [(a.id.scheme, a.id.id) for a in bob.get_acls(path)[0]] == [("sasl", "bob")]
+    alice = sasl_client("alice", "alicepw")
+    alice.start(timeout=WAIT)
+    with pytest.raises(NoAuthError):
+        alice.get(path)
+    anonymous = KazooClient(hosts=sasl_server.hosts)
+    anonymous.start(timeout=WAIT)
+    try:
+        with pytest.raises(NoAuthError):
+            anonymous.get(path)
+    finally:
+        anonymous.stop()
+        anonymous.close()
+    bob.delete(path)
+
+
+def test_kazoo_auth_acl_expands_to_the_sasl_id(sasl_client):
+    bob = sasl_client("bob", "bobpw")
+    bob.start(timeout=WAIT)
+    path = bob.create("/sasl-auth-", acl=[make_acl("auth", "", all=True)], sequence=True)
+    assert [(a.id.scheme, a.id.id) for a in bob.get_acls(path)[0]] == [("sasl", "bob")]
+    bob.delete(path)
+
+
+def test_kazoo_with_a_wrong_password_ends_in_auth_failed(sasl_client, caplog):
+    """kazoo connects, fails the SASL exchange with AuthFailedError and stops: the session is LOST."""
+    states = []
+    zk = sasl_client("bob", "wrong")
+    zk.add_listener(states.append)
+    try:
+        zk.start(timeout=WAIT)
+    except AuthFailedError:
+        pass
+    poll_until(lambda: KazooState.LOST in states, what="the session LOST after AUTH_FAILED")
+    assert not zk.connected
+    assert any(r.getMessage().startswith("AUTH_FAILED") for r in caplog.records if r.name == "kazoo.client")

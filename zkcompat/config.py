@@ -146,6 +146,7 @@ _SSL_KEYS = {
     "ssl.protocol": "ssl_protocol",
     "SASLAuthenticationProvider.superPassword": "sasl_super_password",
     "letAnySaslUserDoX": "let_any_sasl_user_do_x",
+    "X509AuthenticationProvider.superUser": "x509_super_user",
 }
 
 

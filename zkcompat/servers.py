@@ -27,6 +27,10 @@ import time
 from pathlib import Path
 
 DEBIAN_JARS = Path("/usr/share/java")
+# what Apache ZooKeeper's Netty connection factory (and so its TLS client port) needs besides zookeeper.jar
+NETTY_JARS = tuple(str(DEBIAN_JARS / ("netty-%s.jar" % n)) for n in (
+    "buffer", "codec", "common", "handler", "resolver", "transport", "transport-native-unix-common",
+    "transport-native-epoll"))
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 
 
@@ -137,6 +141,7 @@ class RealZooKeeper(_ProcessServer):
         extra_cfg: dict[str, str] | None = None,
         system_properties: dict[str, str] | None = None,
         port: int | None = None,
+        extra_classpath: tuple[str, ...] = (),
     ):
         self.tick_time = tick_time
         self.min_session_timeout = min_session_timeout
@@ -149,6 +154,7 @@ class RealZooKeeper(_ProcessServer):
         self.extra_cfg = dict(extra_cfg or {})
         self.system_properties = dict(system_properties or {})
         self.requested_port = port
+        self.extra_classpath = tuple(extra_classpath)
         self.workdir: Path | None = None
 
     @property
@@ -156,7 +162,7 @@ class RealZooKeeper(_ProcessServer):
         return self.workdir / "log" / "zookeeper.log" if self.workdir else None
 
     def start(self, timeout: float = 60.0) -> RealZooKeeper:
-        classpath = ensure_real_zookeeper_installed()
+        classpath = os.pathsep.join([ensure_real_zookeeper_installed(), *self.extra_classpath])
         self.workdir = Path(tempfile.mkdtemp(prefix="realzk-"))
         data = self.workdir / "data"
         logdir = self.workdir / "log"

@@ -9,13 +9,14 @@ import sys
 
 import pytest
 from kazoo.client import KazooClient
+from compat_helpers import target
 from kazoo.handlers.threading import KazooTimeoutError
 from tls_certs import make_pki
 
 from protocol import records
 from protocol.framing import frame
 from protocol.messages import encode_connect_request
-from zkcompat.servers import ZkcompatProcess
+from zkcompat.servers import NETTY_JARS, RealZooKeeper, ZkcompatProcess, free_port
 from zkcompat.testing import EmbeddedServer
 
 TIMEOUT = 10.0
@@ -40,8 +41,18 @@ def tls_config(pki, **extra):
 
 @pytest.fixture(scope="module")
 def server(pki):
-    """zkcompat serve with a plain and a TLS client port; ssl.clientAuth left at its default (need)."""
-    s = ZkcompatProcess(config=tls_config(pki))
+    """zkcompat serve with a plain and a TLS client port; ssl.clientAuth left at its default (need).
+
+    With ZKCOMPAT_TARGET=real: Apache ZooKeeper with its Netty connection factory and the same settings.
+    """
+    if target() == "real":
+        port = free_port()
+        factory = "org.apache.zookeeper.server.NettyServerCnxnFactory"
+        s = RealZooKeeper(extra_cfg=tls_config(pki, secureClientPort=str(port)), extra_classpath=NETTY_JARS,
+                          system_properties={"zookeeper.serverCnxnFactory": factory})
+        s.secure_port = port
+    else:
+        s = ZkcompatProcess(config=tls_config(pki))
     s.start()
     try:
         yield s
@@ -196,3 +207,48 @@ def test_a_bad_tls_configuration_stops_serve(pki, tmp_path):
                            "--port", "0", "--in-memory"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "PEM files only" in proc.stderr
+
+
+def tls_call(sock, xid: int, op: int, body: bytes = b"") -> tuple[int, bytes]:
+    """One request on an established session; (err, body)."""
+    import struct
+
+    from protocol.framing import FrameDecoder
+
+    sock.sendall(frame(records.RequestHeader(xid, op).to_bytes() + body))
+    decoder, frames = FrameDecoder(), []
+    while not frames:
+        frames = decoder.feed(sock.recv(65536))
+    return struct.unpack_from(">i", frames[0], 12)[0], frames[0][16:]
+
+
+CLIENT_DN = "CN=client,O=zkcompat tests"
+
+
+def test_a_trusted_certificate_is_an_x509_identity(server, pki):
+    """X509AuthenticationProvider: the subject (RFC 2253) is the id; whoAmI lists it before ip, as ZooKeeper does."""
+    from protocol.codes import OpCode
+
+    with handshake(server.secure_port, pki, pki.client_cert, pki.client_key) as sock:
+        connect_over(sock)
+        err, body = tls_call(sock, 1, OpCode.WHO_AM_I)
+        infos = [(c.auth_scheme, c.user) for c in records.WhoAmIResponse.from_bytes(body).client_info]
+        assert infos == [("x509", CLIENT_DN), ("ip", "127.0.0.1")]
+        acl = [records.ACL(31, records.Id("x509", CLIENT_DN))]
+        assert tls_call(sock, 2, OpCode.CREATE, records.CreateRequest("/x509-node", b"", acl, 0).to_bytes())[0] == 0
+        assert tls_call(sock, 3, OpCode.GET_DATA, records.GetDataRequest("/x509-node", False).to_bytes())[0] == 0
+    plain = KazooClient(hosts=server.hosts)
+    plain.start(timeout=TIMEOUT)
+    try:
+        from kazoo.exceptions import InvalidACLError, NoAuthError
+        from kazoo.security import make_acl
+
+        with pytest.raises(NoAuthError):
+            plain.get("/x509-node")
+        # the x509 scheme exists on every port once a secure port is configured (configureSSLAuth)
+        plain.create("/x509-other", acl=[make_acl("x509", "CN=someone", all=True)])
+        with pytest.raises(InvalidACLError):
+            plain.create("/x509-bad", acl=[make_acl("x509", "not a name", all=True)])
+    finally:
+        plain.stop()
+        plain.close()

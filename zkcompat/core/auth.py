@@ -181,6 +181,43 @@ class SaslAuthProvider:
         return auth_id
 
 
+class X509AuthProvider:
+    """X509AuthenticationProvider: ``x509:<subject DN, RFC 2253>`` ids of TLS clients with a trusted certificate.
+
+    ZooKeeper registers it when a secure client port is configured (QuorumPeerConfig.configureSSLAuth);
+    the edge hands the core the certificate's subject after the handshake (``Connection.add_x509_identity``).
+    """
+
+    scheme = "x509"
+
+    def __init__(self, super_user: str | None = None):
+        self.super_user = super_user
+
+    def handle_authentication(self, remote_ip: str, auth_data: bytes) -> list[tuple[str, str]] | None:
+        return None  # only a TLS handshake authenticates; an AuthPacket with scheme x509 fails
+
+    def is_valid(self, acl_id: str) -> bool:
+        # new X500Principal(id) must parse: type=value pairs separated by ',', ';' or '+'
+        if not acl_id.strip():
+            return True
+        for part in _DN_SEPARATOR.split(acl_id):
+            attr, eq, _value = part.partition("=")
+            if not eq or not _DN_ATTRIBUTE.match(attr.strip()):
+                return False
+        return True
+
+    def matches(self, auth_id: str, acl_expr: str) -> bool:
+        return auth_id == acl_expr or (self.super_user is not None and auth_id == self.super_user)
+
+    def is_authenticated(self) -> bool:
+        return True
+
+    def user_name(self, auth_id: str) -> str:
+        return auth_id
+
+
+_DN_SEPARATOR = re.compile(r"(?<!\\)[,;+]")
+_DN_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z|(?:OID\.)?[0-9]+(?:\.[0-9]+)*\Z")
 _KERBEROS_NAME = re.compile(r"([^/@]*)(/([^/@]*))?@([^/@]*)\Z")
 SASL_AUTH_PROVIDER_CLASS = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
 
@@ -212,13 +249,15 @@ class AuthRegistry:
     """The providers of one server and the ACL rules that use them."""
 
     def __init__(self, super_digest: str | None = None, skip_acl: bool = False, sasl: bool = False,
-                 let_any_sasl_user_do_x: str | None = None):
+                 let_any_sasl_user_do_x: str | None = None, x509: bool = False, x509_super_user: str | None = None):
         self.providers = {
             "ip": IpAuthProvider(),
             "digest": DigestAuthProvider(super_digest),
         }
         if sasl:
             self.providers["sasl"] = SaslAuthProvider(let_any_sasl_user_do_x)
+        if x509:
+            self.providers["x509"] = X509AuthProvider(x509_super_user)
         self.skip_acl = skip_acl
 
     def check(self, acl: list | None, perm: int, ids: AuthIds) -> bool:

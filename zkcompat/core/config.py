@@ -96,6 +96,7 @@ class ServerConfig:
     ssl_trust_store_type: str | None = None
     ssl_client_auth: str = "need"  # none | want | need (X509Util.ClientAuth, default NEED)
     ssl_protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
+    x509_super_user: str | None = None  # zookeeper.X509AuthenticationProvider.superUser
 
     @property
     def sasl_provider_enabled(self) -> bool:

@@ -530,6 +530,17 @@ class Connection:
         body = b"\xff\xff\xff\xff" if reply is None else _LEN.pack(len(reply)) + reply
         self.send_reply(xid, 0, Err.OK, body)
 
+    def add_x509_identity(self, client_id: str) -> None:
+        """X509AuthenticationProvider.handleAuthentication: the edge saw a trusted client certificate."""
+        provider = self.server.auth.providers.get("x509")
+        if provider is None:
+            return
+        if client_id == provider.super_user:
+            self.auth.add("super", client_id)
+            log.info("Authenticated Id '%s' as super user", client_id)
+        self.auth.add("x509", client_id)
+        log.info("Authenticated Id '%s' for Scheme 'x509'", client_id)
+
     def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
         latency = now_ms - req.start_ms
         self.last_op = LAST_OP.get(req.type, "NA")
@@ -553,7 +564,8 @@ class ZooKeeperServer:
         # a standalone server numbers its sessions as server 1 (ZooKeeperServer.createSessionTrackerServerId)
         self.sessions = SessionTracker(config.server_id or 1, config.tick_time_ms, clock.now_ms())
         self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl, sasl=config.sasl_provider_enabled,
-                                 let_any_sasl_user_do_x=config.let_any_sasl_user_do_x)
+                                 let_any_sasl_user_do_x=config.let_any_sasl_user_do_x,
+                                 x509=config.secure_client_port is not None, x509_super_user=config.x509_super_user)
         self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
                          reconfig_enabled=config.reconfig_enabled)

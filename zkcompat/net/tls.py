@@ -125,6 +125,17 @@ class _ContextFactory:
         return self._ctx
 
 
+def client_id(transport) -> str | None:
+    """The subject of the client's verified certificate, as Java's X500Principal.getName() (RFC 2253)."""
+    try:
+        cert = transport.getPeerCertificate()
+    except Exception:  # no TLS connection any more
+        return None
+    if cert is None:
+        return None
+    return cert.to_cryptography().subject.rfc4514_string()
+
+
 def listen_secure(reactor, config: ServerConfig, factory, port: int | None = None, interface: str | None = None):
     """Listen for TLS client connections; the IListeningPort.  Raises TlsConfigError or CannotListenError."""
     if port is None:

@@ -1,0 +1,61 @@
+"""The x509 ACL scheme in the core: registered with a secure client port, ids given by the TLS edge."""
+
+from __future__ import annotations
+
+from protocol import records
+from protocol.codes import Err, OpCode
+from tests.unit.corekit import CoreClient, make_server
+from zkcompat.core.auth import X509AuthProvider
+
+DN = "CN=client,O=zkcompat tests"
+
+
+def connected(server, dn=None):
+    c = CoreClient(server)
+    if dn is not None:
+        c.conn.add_x509_identity(dn)  # what the edge does after a verified TLS handshake
+    c.connect()
+    return c
+
+
+def who_am_i(c):
+    return [(i.auth_scheme, i.user) for i in c.call(OpCode.WHO_AM_I, None, records.WhoAmIResponse)[1].client_info]
+
+
+def test_x509_id_grants_its_acl():
+    server, _ = make_server(secure_client_port=0)
+    tls = connected(server, DN)
+    assert who_am_i(tls) == [("x509", DN), ("ip", "127.0.0.1")]
+    assert tls.create("/n", b"x", acl=[records.ACL(31, records.Id("x509", DN))])[0] == 0
+    assert tls.get_data("/n")[0] == 0
+    assert connected(server).get_data("/n")[0] == Err.NOAUTH
+    assert connected(server, "CN=other").get_data("/n")[0] == Err.NOAUTH
+
+
+def test_without_a_secure_port_there_is_no_x509_scheme():
+    server, _ = make_server()
+    c = connected(server, DN)
+    assert who_am_i(c) == [("ip", "127.0.0.1")]
+    assert c.create("/n", acl=[records.ACL(31, records.Id("x509", DN))])[0] == Err.INVALIDACL
+
+
+def test_x509_super_user():
+    """X509AuthenticationProvider.superUser: that subject also gets super (with its name as the id)."""
+    server, _ = make_server(secure_client_port=0, x509_super_user="CN=admin")
+    owner = connected(server, DN)
+    assert owner.create("/n", acl=[records.ACL(31, records.Id("x509", DN))])[0] == 0
+    admin = connected(server, "CN=admin")
+    assert ("super", "") in who_am_i(admin)  # no provider for "super": whoAmI shows no user
+    assert admin.get_data("/n")[0] == 0
+
+
+def test_x509_ids_are_validated_as_x500_names():
+    p = X509AuthProvider()
+    assert p.is_valid(DN) and p.is_valid("") and p.is_valid("CN=a+OU=b;2.5.4.3=c") and p.is_valid(r"CN=a\,b")
+    assert not p.is_valid("not a name") and not p.is_valid("CN=a,junk")
+
+
+def test_an_auth_packet_cannot_claim_x509():
+    server, _ = make_server(secure_client_port=0)
+    c = connected(server)
+    assert c.auth("x509", DN.encode()).err == Err.AUTHFAILED and c.closed

@@ -130,6 +130,8 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
         else:
             log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
+    if cfg.secure_client_port_address is not None and cfg.secure_client_port is None:
+        raise ConfigError("secureClientPortAddress is set but secureClientPort is not set")
     if cfg.extended_types and cfg.server_id > 254:
         raise ConfigError("extendedTypesEnabled is true but the server id is larger than 254")
     return cfg

@@ -59,3 +59,24 @@ def test_an_auth_packet_cannot_claim_x509():
     server, _ = make_server(secure_client_port=0)
     c = connected(server)
     assert c.auth("x509", DN.encode()).err == Err.AUTHFAILED and c.closed
+
+
+def test_zoo_cfg_security_keys():
+    import pytest
+
+    from zkcompat.config import ConfigError, config_from_properties
+
+    cfg = config_from_properties({
+        "secureClientPort": "2281", "secureClientPortAddress": "127.0.0.1", "ssl.keyStore.location": "/k.pem",
+        "ssl.keyStore.type": "PEM", "ssl.clientAuth": "WANT", "zookeeper.ssl.trustStore.location": "/t.pem",
+        "authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "superUser": "admin",
+        "X509AuthenticationProvider.superUser": "CN=admin", "allowSaslFailedClients": "true"})
+    assert (cfg.secure_client_port, cfg.secure_client_port_address, cfg.ssl_client_auth) == (2281, "127.0.0.1", "want")
+    assert (cfg.ssl_key_store_location, cfg.ssl_trust_store_location) == ("/k.pem", "/t.pem")
+    assert cfg.sasl_provider_enabled and cfg.sasl_super_users == ("admin",) and cfg.allow_sasl_failed_clients
+    assert cfg.x509_super_user == "CN=admin"
+    assert config_from_properties({}).ssl_client_auth == "need"
+    with pytest.raises(ConfigError):
+        config_from_properties({"ssl.clientAuth": "sometimes"})
+    with pytest.raises(ConfigError):
+        config_from_properties({"secureClientPortAddress": "127.0.0.1"})

@@ -10,6 +10,10 @@ PrepRequestProcessor.fixupACL:
 - an ACL entry grants ``perm`` when ``acl.perms & perm`` is non-zero and its id
   is world:anyone or matches one of the connection's ids of the same scheme;
   a ``super`` id bypasses every check; an empty or missing ACL allows all;
+- ``sasl`` (SASLAuthenticationProvider, when zoo.cfg names it in ``authProvider.N``)
+  and ``x509`` (X509AuthenticationProvider, when a secure client port is
+  configured) are ids the connection gains from a SASL exchange or a verified
+  TLS client certificate, never from an AuthPacket;
 - on create/setACL the ``auth`` scheme expands to every authenticated id of the
   caller (ip is not "authenticated"), duplicates are dropped, and an unknown
   scheme or an invalid id is INVALIDACL.

@@ -227,3 +227,87 @@ def test_without_the_sasl_provider_a_sasl_acl_is_invalid(tmp_path):
             assert err == Err.INVALIDACL
         finally:
             c.close()
+
+
+def crafted_response(nonce: bytes, *, user=b"bob", password=b"bobpw", realm=b"zk-sasl-md5", with_realm=True,
+                     uri=b"zookeeper/zk-sasl-md5", qop=b"auth", with_qop=True, authzid=None, cnonce=b"abc",
+                     nc=b"00000001", hash_nc=None, extra=b"") -> bytes:
+    """A DIGEST-MD5 digest-response built by hand (RFC 2831 2.1.2), to probe the server's rules."""
+    import hashlib
+
+    def h(b):
+        return hashlib.md5(b).digest()
+
+    def hx(b):
+        return hashlib.md5(b).hexdigest().encode()
+
+    a1 = h(user + b":" + realm + b":" + password) + b":" + nonce + b":" + cnonce + (b":" + authzid if authzid else b"")
+    response = hx(hx(a1) + b":" + nonce + b":" + (hash_nc or nc) + b":" + cnonce + b":" + qop + b":"
+                  + hx(b"AUTHENTICATE:" + uri))
+    parts = [b'username="%s"' % user] + ([b'realm="%s"' % realm] if with_realm else [])
+    parts += [b'nonce="%s"' % nonce, b'cnonce="%s"' % cnonce] + ([b"nc=" + nc] if nc else [])
+    parts += ([b"qop=" + qop] if with_qop else []) + [b'digest-uri="%s"' % uri, b"response=" + response]
+    parts += [b'authzid="%s"' % authzid] if authzid else []
+    return b",".join(parts) + extra
+
+
+OK, FAILED, CLOSED = "ok", "AUTHFAILED", "closed without reply"
+
+# What Apache ZooKeeper 3.8 (Java's DIGEST-MD5 server) answers; run with ZKCOMPAT_TARGET=real to see it.
+CRAFTED = {
+    "plain": ({}, OK),
+    "no qop (auth)": ({"with_qop": False}, OK),
+    "digest-uri in capitals": ({"uri": b"ZOOKEEPER/ZK-SASL-MD5"}, OK),
+    "authzid of another user": ({"authzid": b"alice"}, OK),
+    "unknown directive": ({"extra": b',foo="bar",foo=2'}, OK),
+    "charset utf-8": ({"extra": b",charset=utf-8"}, OK),
+    "charset latin1": ({"extra": b",charset=latin1"}, FAILED),
+    "maxbuf": ({"extra": b',maxbuf="65536"'}, OK),
+    "maxbuf twice": ({"extra": b",maxbuf=5,maxbuf=6"}, FAILED),
+    "maxbuf not a number": ({"extra": b",maxbuf=x"}, CLOSED),
+    "maxbuf past an int": ({"extra": b",maxbuf=99999999999"}, CLOSED),
+    "cipher without auth-conf": ({"extra": b",cipher=rc4"}, OK),
+    "no realm": ({"with_realm": False, "realm": b""}, FAILED),
+    "no realm, hashed with the server's": ({"with_realm": False}, FAILED),
+    "empty realm": ({"realm": b""}, FAILED),
+    "nc ignored: 2": ({"nc": b"00000002", "hash_nc": b"00000001"}, OK),
+    "nc ignored: zz": ({"nc": b"zz", "hash_nc": b"00000001"}, OK),
+    "nc ignored: missing": ({"nc": b"", "hash_nc": b"00000001"}, OK),
+    "nc hashed as sent": ({"nc": b"0001"}, FAILED),
+    "nonce-count 1": ({"extra": b",nonce-count=00000001"}, OK),
+    "nonce-count 2": ({"extra": b",nonce-count=00000002"}, FAILED),
+    "nonce-count twice": ({"extra": b",nonce-count=1,nonce-count=1"}, FAILED),
+    "nonce-count not hex": ({"extra": b",nonce-count=zz"}, CLOSED),
+    "qop auth-int": ({"qop": b"auth-int"}, FAILED),
+    "qop in capitals": ({"qop": b"AUTH"}, FAILED),
+    "username twice": ({"extra": b',username="alice"'}, FAILED),
+    "digest-uri with a serv-name": ({"uri": b"zookeeper/zk-sasl-md5/x"}, FAILED),
+    "empty cnonce": ({"cnonce": b""}, OK),
+    "wrong password": ({"password": b"x"}, FAILED),
+    "short response": ({"extra": b",response=abc"}, FAILED),
+    "unterminated quote": ({"extra": b',x="abc'}, FAILED),
+    "last directive without value": ({"extra": b",x"}, OK),
+    "directive without value": ({"extra": b",x,foo=bar"}, FAILED),
+    "empty directive name": ({"extra": b",=x"}, FAILED),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_crafted_digest_responses(raw, name):
+    kw, expected = CRAFTED[name]
+    c = raw()
+    zxid, err, body = c.call(OpCode.SASL, records.GetSASLRequest(b"").to_bytes())
+    from zkcompat.core.sasl import parse_directives
+
+    nonce = parse_directives(records.SetSASLResponse.from_bytes(body).token)["nonce"]
+    reply = c.call(OpCode.SASL, records.GetSASLRequest(crafted_response(nonce, **kw)).to_bytes())
+    if reply is None:
+        assert expected == CLOSED
+        return
+    zxid, err, body = reply
+    if err == 0:
+        assert expected == OK
+        assert c.who_am_i() == [("sasl", "bob"), ("ip", "127.0.0.1")]
+    else:
+        assert (expected, err, body) == (FAILED, Err.AUTHFAILED, b"\xff\xff\xff\xff")
+        assert c.closed()

@@ -9,7 +9,7 @@ from protocol import records
 from protocol.codes import Err, OpCode
 from tests.unit.corekit import CoreClient, make_server
 from zkcompat.core.auth import SASL_AUTH_PROVIDER_CLASS
-from zkcompat.core.sasl import DigestMD5Server, SaslError, canonical_name, jaas_digest_users, parse_directives
+from zkcompat.core.sasl import DigestMD5Server, SaslCrash, SaslError, canonical_name, jaas_digest_users, parse_directives
 
 USERS = {"bob": "bobpw", "alice": "alicepw"}
 
@@ -93,14 +93,16 @@ class TestDigestMD5Server:
 
     @pytest.mark.parametrize("change, message", [
         ((b'nonce="', b'nonce="x'), "Mismatched nonce"),
-        ((b"nc=00000001", b"nc=00000002"), "Nonce count does not match"),
-        ((b"nc=00000001", b"nc=zz"), "Invalid nonce count"),
+        ((b"nc=00000001", b"nc=00000001,nonce-count=2"), "Nonce count does not match"),
+        ((b"nc=00000001", b"nonce-count=1,nonce-count=1"), "more than one nonce-count"),
         ((b'digest-uri="zookeeper/zk-sasl-md5"', b'digest-uri="zookeeper/elsewhere"'), "Mismatched URI"),
         ((b"qop=auth", b"qop=auth-int"), "Invalid QOP"),
         ((b'realm="zk-sasl-md5"', b'realm="other"'), "Nonexistent realm"),
         ((b'username="bob"', b'user="bob"'), "Missing username"),
         ((b'cnonce="', b'cn="'), "Missing cnonce"),
         ((b"response=", b"resp="), "response"),
+        ((b'realm="zk-sasl-md5",', b""), "Missing realm"),
+        ((b"nc=00000001", b"nc=00000001,x,a=b"), "without a value"),
         ((b"qop=auth", b'qop=auth,charset="latin1"'), "Incompatible charset"),
         ((b"qop=auth", b"qop=auth,qop=auth"), "more than one qop"),
         ((b'username="bob"', b'username="bob'), "unmatched quote|expected a comma"),
@@ -113,6 +115,26 @@ class TestDigestMD5Server:
         with pytest.raises(SaslError, match=message):
             server.evaluate(good.replace(change[0], change[1], 1))
         assert not server.complete
+
+    @pytest.mark.parametrize("nc", [b"nc=1", b"nc=00000002", b"nc=zz", b"nonce-count=00000001", b"nc=1,nc=2",
+                                    b"nonce-count=+1"])
+    def test_nc_is_ignored_and_the_hash_counts_one(self, nc):
+        """Java's server reads "nonce-count" (not nc) and hashes with 00000001: as Apache ZooKeeper 3.8 does."""
+        server = DigestMD5Server(USERS, counting_nonces())
+        server.evaluate(digest_response(server).replace(b"nc=00000001", nc))
+        assert server.complete
+
+    @pytest.mark.parametrize("extra", [b",maxbuf=x", b",maxbuf=99999999999", b",nonce-count=zz"])
+    def test_numbers_java_cannot_parse_crash_the_exchange(self, extra):
+        """Integer.parseInt fails outside SASL in Java: ZooKeeper closes the connection without a reply."""
+        server = DigestMD5Server(USERS, counting_nonces())
+        with pytest.raises(SaslCrash):
+            server.evaluate(digest_response(server) + extra)
+
+    def test_a_last_directive_without_value_is_ignored(self):
+        server = DigestMD5Server(USERS, counting_nonces())
+        server.evaluate(digest_response(server) + b",x")
+        assert server.complete
 
     def test_a_response_longer_than_4096_bytes_fails(self):
         server = DigestMD5Server(USERS, counting_nonces())
@@ -283,6 +305,15 @@ class TestCoreSasl:
         authenticate(alice, "alice", "alicepw")
         assert alice.get_data("/b")[0] == 0
         assert ("super", "") in who_am_i(alice)
+
+    def test_a_crashing_token_closes_without_reply(self):
+        server = sasl_server(allow_sasl_failed_clients=True)
+        c = connected(server)
+        client = pure_sasl_client()
+        r, token = sasl_token(c, b"")
+        before = len(c.replies())
+        c.request(OpCode.SASL, records.GetSASLRequest(client.process(token) + b",maxbuf=x"))
+        assert c.closed and len(c.replies()) == before
 
     def test_malformed_sasl_packet_closes(self):
         server = sasl_server()

@@ -22,7 +22,9 @@ also the one realm it offers.  The exchange, as Apache ZooKeeper 3.8 runs it:
    ``user`` or ``user@REALM`` as it is, SaslServerCallbackHandler);
 3. any further token is an error.
 
-Any error is a ``SaslError``; the connection then answers AUTHFAILED and closes.
+Any error is a ``SaslError``; the connection then answers AUTHFAILED and closes.  A
+``SaslCrash`` is a token that makes Java's server throw outside SASL (a number
+that does not parse): ZooKeeper closes the connection without a reply.
 
 ``DigestMD5Server`` is pure: the nonce comes from an injected source of random
 bytes, so a test replays an exchange exactly.
@@ -41,14 +43,34 @@ SERVER_NAME = "zk-sasl-md5"
 RESPONSE_BYTES_MAX = 4096  # Java's DigestMD5Server refuses longer responses
 NONCE_BYTES = 30  # 40 characters of base64, as Java's server sends
 
-# the directives of a digest-response that may appear once (RFC 2831 2.1.2); others are ignored
-_RESPONSE_KEYS = ("username", "realm", "nonce", "cnonce", "nc", "qop", "digest-uri", "response", "maxbuf",
-                  "charset", "cipher", "authzid", "auth-param")
+# the directives of a digest-response that Java's server reads, each at most once; others are
+# ignored.  Java knows the nonce count as "nonce-count", not RFC 2831's "nc": a client's nc is
+# ignored, and the hashes take the count 00000001 (checked against Apache ZooKeeper 3.8).
+_RESPONSE_KEYS = ("username", "realm", "nonce", "cnonce", "nonce-count", "qop", "digest-uri", "response",
+                  "maxbuf", "charset", "cipher", "authzid", "auth-param")
+_JAVA_INT = re.compile(r"[+-]?[0-9]+\Z")
+_JAVA_HEX_INT = re.compile(r"[+-]?[0-9a-fA-F]+\Z")
 _KERBEROS_NAME = re.compile(r"([^/@]*)(/([^/@]*))?@([^/@]*)\Z")
 
 
 class SaslError(Exception):
     """The peer's token is wrong: the exchange fails (javax.security.sasl.SaslException)."""
+
+
+class SaslCrash(Exception):
+    """A token that makes Java's server throw a RuntimeException (a NumberFormatException):
+    ZooKeeper then closes the connection without a reply."""
+
+
+def _java_int(text: bytes, key: str, hex_digits: bool = False) -> int:
+    """Integer.parseInt(text[, 16]), or SaslCrash as its NumberFormatException."""
+    s = text.decode("latin-1")
+    if not (_JAVA_HEX_INT if hex_digits else _JAVA_INT).match(s):
+        raise SaslCrash("%s: NumberFormatException for input string: %r" % (key, s))
+    v = int(s, 16 if hex_digits else 10)
+    if not -(1 << 31) <= v < (1 << 31):
+        raise SaslCrash("%s: NumberFormatException for input string: %r" % (key, s))
+    return v
 
 
 def parse_directives(data: bytes) -> dict[str, bytes]:
@@ -62,6 +84,8 @@ def parse_directives(data: bytes) -> dict[str, bytes]:
             break
         eq = data.find(b"=", i)
         comma = data.find(b",", i)
+        if eq < 0 and comma < 0:
+            break  # a last directive without a value is ignored, as Java's parser does
         if eq < 0 or 0 <= comma < eq:
             raise SaslError("DIGEST-MD5: directive without a value")
         key = data[i:eq].strip().decode("latin-1").lower()
@@ -189,8 +213,9 @@ class DigestMD5Server:
             raise SaslError("DIGEST-MD5: digest response format violation. Missing username.")
         realm = text("realm")
         if realm is None:
-            realm = ""
-        elif realm != self.realm:
+            # Java's server refuses a response without realm (checked against ZooKeeper 3.8)
+            raise SaslError("DIGEST-MD5: digest response format violation. Missing realm.")
+        if realm != self.realm:
             raise SaslError("DIGEST-MD5: digest response format violation. Nonexistent realm: %s" % realm)
         nonce = d.get("nonce")
         if nonce != self.nonce:
@@ -198,23 +223,14 @@ class DigestMD5Server:
         cnonce = d.get("cnonce")
         if cnonce is None:
             raise SaslError("DIGEST-MD5: digest response format violation. Missing cnonce.")
-        nc = d.get("nc", b"")
-        try:
-            nc_value = int(nc, 16)
-        except ValueError:
-            raise SaslError("DIGEST-MD5: digest response format violation. Invalid nonce count: %s"
-                            % nc.decode("latin-1"))
-        if nc_value != 1:
+        if "nonce-count" in d and _java_int(d["nonce-count"], "nonce-count", hex_digits=True) != 1:
             raise SaslError("DIGEST-MD5: digest response format violation. Nonce count does not match: %s"
-                            % nc.decode("latin-1"))
+                            % d["nonce-count"].decode("latin-1"))
         qop = d.get("qop", b"auth")
         if qop != b"auth":
             raise SaslError("DIGEST-MD5: digest response format violation. Invalid QOP: %s" % qop.decode("latin-1"))
         if "maxbuf" in d:
-            try:
-                int(d["maxbuf"])
-            except ValueError:
-                raise SaslError("DIGEST-MD5: digest response format violation. Invalid maxbuf")
+            _java_int(d["maxbuf"], "maxbuf")
         uri = text("digest-uri")
         if uri is None:
             raise SaslError("DIGEST-MD5: digest response format violation. Missing digest-uri.")
@@ -233,7 +249,8 @@ class DigestMD5Server:
         if authzid:
             a1 += b":" + _to_bytes(authzid)
         ha1 = _hex(_h(a1))
-        tail = b":" + nonce + b":" + nc + b":" + cnonce + b":" + qop + b":"
+        # the hashes take the server's own count, "00000001", however the client wrote nc
+        tail = b":" + nonce + b":00000001:" + cnonce + b":" + qop + b":"
         expected = _hex(_h(ha1 + tail + _hex(_h(b"AUTHENTICATE:" + d["digest-uri"]))))
         if not hmac.compare_digest(expected, client_response.lower()):
             raise SaslError("DIGEST-MD5: digest response format violation. Mismatched response.")

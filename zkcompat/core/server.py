@@ -71,7 +71,7 @@ from protocol.records import (
 )
 
 from .auth import AuthIds, AuthRegistry
-from .sasl import DigestMD5Server, SaslError
+from .sasl import DigestMD5Server, SaslCrash, SaslError
 from .clock import Clock
 from .config import ServerConfig
 from .errors import KeeperError
@@ -508,6 +508,10 @@ class Connection:
             self.sasl = server.new_sasl_server()
         try:
             reply = self.sasl.evaluate(token)
+        except SaslCrash as e:
+            log.warning("closing %s:%d: SASL token: %s", self.remote_ip, self.remote_port, e)
+            self.abort()
+            return
         except SaslError as e:
             log.warning("Client /%s:%d failed to SASL authenticate: %s", self.remote_ip, self.remote_port, e)
             if not server.config.allow_sasl_failed_clients:

@@ -149,6 +149,7 @@ _SSL_KEYS = {
     "SASLAuthenticationProvider.superPassword": "sasl_super_password",
     "letAnySaslUserDoX": "let_any_sasl_user_do_x",
     "X509AuthenticationProvider.superUser": "x509_super_user",
+    "sasl.serverconfig": "sasl_login_context",
 }
 
 
@@ -174,8 +175,13 @@ def _security_key(cfg: ServerConfig, key: str, value: str) -> bool:
     return True
 
 
-def load_jaas(cfg: ServerConfig, path: str | Path, section: str = "Server") -> None:
-    """Read the DIGEST-MD5 users of a JAAS file's Server section into ``cfg.sasl_users``."""
+def load_jaas(cfg: ServerConfig, path: str | Path, section: str | None = None) -> None:
+    """Read the DIGEST-MD5 users of a JAAS file's section into ``cfg.sasl_users``.
+
+    The section is ``Server`` unless zoo.cfg names another with ``sasl.serverconfig``
+    (ZooKeeper's system property zookeeper.sasl.serverconfig).
+    """
+    section = section or cfg.sasl_login_context
     from zkcompat.core.sasl import jaas_digest_users
 
     try:

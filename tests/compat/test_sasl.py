@@ -216,7 +216,7 @@ def test_without_the_sasl_provider_a_sasl_acl_is_invalid(tmp_path):
     if target() == "real":
         server = RealZooKeeper(system_properties={"java.security.auth.login.config": str(jaas)})
     else:
-        server = ZkcompatProcess(env={"ZKCOMPAT_JAAS": str(jaas)})
+        server = ZkcompatProcess("--jaas", str(jaas))
     with server:
         c = RawClient(server.hosts)
         try:
@@ -227,6 +227,19 @@ def test_without_the_sasl_provider_a_sasl_acl_is_invalid(tmp_path):
             assert err == Err.INVALIDACL
         finally:
             c.close()
+
+
+def test_serve_refuses_a_jaas_file_without_server_section(tmp_path):
+    """As ZooKeeper refuses to start: the JAAS file must have the section (Server)."""
+    import subprocess
+    import sys
+
+    jaas = tmp_path / "jaas.conf"
+    jaas.write_text(JAAS.replace("Server", "Client"))
+    proc = subprocess.run([sys.executable, "-m", "zkcompat", "serve", "--in-memory", "--host", "127.0.0.1", "--port",
+                           "0", "--jaas", str(jaas)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "No JAAS configuration section named 'Server'" in proc.stderr
 
 
 def crafted_response(nonce: bytes, *, user=b"bob", password=b"bobpw", realm=b"zk-sasl-md5", with_realm=True,

@@ -9,7 +9,14 @@ from protocol import records
 from protocol.codes import Err, OpCode
 from tests.unit.corekit import CoreClient, make_server
 from zkcompat.core.auth import SASL_AUTH_PROVIDER_CLASS
-from zkcompat.core.sasl import DigestMD5Server, SaslCrash, SaslError, canonical_name, jaas_digest_users, parse_directives
+from zkcompat.core.sasl import (
+    DigestMD5Server,
+    SaslCrash,
+    SaslError,
+    canonical_name,
+    jaas_digest_users,
+    parse_directives,
+)
 
 USERS = {"bob": "bobpw", "alice": "alicepw"}
 

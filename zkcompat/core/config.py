@@ -79,6 +79,7 @@ class ServerConfig:
     # SASL (opcode 102): the DIGEST-MD5 users of the JAAS Server section; None: no JAAS
     # configuration, so the server has no SASL mechanism (ZooKeeper's saslServer is null)
     sasl_users: dict | None = None
+    sasl_login_context: str = "Server"  # zookeeper.sasl.serverconfig: the JAAS section to read
     sasl_super_users: tuple = ()  # zookeeper.superUser[.N]
     sasl_super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
     allow_sasl_failed_clients: bool = False  # zookeeper.allowSaslFailedClients

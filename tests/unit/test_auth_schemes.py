@@ -1,4 +1,4 @@
-"""The x509 ACL scheme in the core: registered with a secure client port, ids given by the TLS edge."""
+"""The x509 ACL scheme in the core, and the zoo.cfg keys of TLS, SASL and authentication providers."""
 
 from __future__ import annotations
 
@@ -80,3 +80,13 @@ def test_zoo_cfg_security_keys():
         config_from_properties({"ssl.clientAuth": "sometimes"})
     with pytest.raises(ConfigError):
         config_from_properties({"secureClientPortAddress": "127.0.0.1"})
+
+
+def test_jaas_section_from_zoo_cfg(tmp_path):
+    from zkcompat.config import config_from_properties, load_jaas
+
+    jaas = tmp_path / "jaas.conf"
+    jaas.write_text('Other { m required user_bob="pw"; };')
+    cfg = config_from_properties({"sasl.serverconfig": "Other"})
+    load_jaas(cfg, jaas)
+    assert cfg.sasl_users == {"bob": "pw"}

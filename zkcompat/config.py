@@ -132,6 +132,7 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
     if cfg.secure_client_port_address is not None and cfg.secure_client_port is None:
         raise ConfigError("secureClientPortAddress is set but secureClientPort is not set")
+    check_enforced_auth(cfg)
     if cfg.extended_types and cfg.server_id > 254:
         raise ConfigError("extendedTypesEnabled is true but the server id is larger than 254")
     return cfg
@@ -170,9 +171,32 @@ def _security_key(cfg: ServerConfig, key: str, value: str) -> bool:
         cfg.sasl_super_users = cfg.sasl_super_users + (value,)
     elif key == "allowSaslFailedClients":
         cfg.allow_sasl_failed_clients = _bool(value)
+    elif key == "enforce.auth.enabled":
+        cfg.enforce_auth_enabled = _bool(value)
+    elif key == "enforce.auth.schemes":
+        cfg.enforce_auth_schemes = tuple(s.strip() for s in value.split(","))
+    elif key == "sessionRequireClientSASLAuth":
+        cfg.session_require_client_sasl_auth = _bool(value)
     else:
         return False
     return True
+
+
+def check_enforced_auth(cfg: ServerConfig) -> None:
+    """AuthenticationHelper.validateConfiguredProperties: every enforced scheme has a provider."""
+    schemes = cfg.enforced_auth_schemes
+    if schemes is None:
+        return
+    if not cfg.enforce_auth_schemes and not cfg.session_require_client_sasl_auth:
+        raise ConfigError("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.")
+    available = {"ip", "digest"}
+    if cfg.sasl_provider_enabled:
+        available.add("sasl")
+    if cfg.secure_client_port is not None:
+        available.add("x509")
+    missing = sorted(schemes - available)
+    if missing:
+        raise ConfigError("Authentication scheme %s is not available." % missing[0])
 
 
 def load_jaas(cfg: ServerConfig, path: str | Path, section: str | None = None) -> None:

@@ -324,3 +324,64 @@ def test_crafted_digest_responses(raw, name):
     else:
         assert (expected, err, body) == (FAILED, Err.AUTHFAILED, b"\xff\xff\xff\xff")
         assert c.closed()
+
+
+@pytest.fixture(params=["sessionRequireClientSASLAuth", "enforce.auth"])
+def enforcing_server(request, tmp_path):
+    """A server that serves only connections with a sasl id (two ways ZooKeeper 3.8 can be told so)."""
+    jaas = tmp_path / "jaas.conf"
+    jaas.write_text(JAAS)
+    cfg = {"authProvider.1": SASL_PROVIDER}
+    if request.param == "enforce.auth":
+        cfg.update({"enforce.auth.enabled": "true", "enforce.auth.schemes": "sasl,digest"})
+    else:
+        cfg["sessionRequireClientSASLAuth"] = "true"
+    if target() == "real":
+        server = RealZooKeeper(system_properties={"java.security.auth.login.config": str(jaas)}, extra_cfg=cfg)
+    else:
+        server = ZkcompatProcess(config=cfg, env={"ZKCOMPAT_JAAS": str(jaas)})
+    with server:
+        yield server
+
+
+def test_enforced_auth_closes_an_unauthenticated_connection_at_its_first_request(enforcing_server):
+    c = RawClient(enforcing_server.hosts)
+    try:
+        zxid, err, body = c.call(OpCode.EXISTS, records.ExistsRequest("/", False).to_bytes())
+        assert (zxid, err, body) == (0, Err.SESSIONCLOSEDREQUIRESASLAUTH, b"")
+        assert c.closed()
+    finally:
+        c.close()
+
+
+def test_enforced_auth_serves_after_sasl(enforcing_server):
+    c = RawClient(enforcing_server.hosts)
+    try:
+        assert c.sasl("bob", "bobpw")[1] == 0
+        zxid, err, body = c.call(OpCode.EXISTS, records.ExistsRequest("/", False).to_bytes())
+        assert err == 0
+    finally:
+        c.close()
+
+
+def test_enforced_sasl_failure_is_sessionclosedrequiresaslauth(enforcing_server):
+    c = RawClient(enforcing_server.hosts)
+    try:
+        zxid, err, body = c.sasl("bob", "wrong")
+        assert (zxid, err, body) == (0, Err.SESSIONCLOSEDREQUIRESASLAUTH, b"\xff\xff\xff\xff")
+        assert c.closed()
+    finally:
+        c.close()
+
+
+def test_kazoo_without_sasl_gets_session_closed_require_sasl(enforcing_server):
+    from kazoo.exceptions import SessionClosedRequireSaslError
+
+    zk = KazooClient(hosts=enforcing_server.hosts)
+    zk.start(timeout=WAIT)
+    try:
+        with pytest.raises(SessionClosedRequireSaslError):
+            zk.exists("/")
+    finally:
+        zk.stop()
+        zk.close()

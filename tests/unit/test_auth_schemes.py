@@ -90,3 +90,19 @@ def test_jaas_section_from_zoo_cfg(tmp_path):
     cfg = config_from_properties({"sasl.serverconfig": "Other"})
     load_jaas(cfg, jaas)
     assert cfg.sasl_users == {"bob": "pw"}
+
+
+def test_enforced_schemes_must_have_providers():
+    import pytest
+
+    from zkcompat.config import ConfigError, config_from_properties
+
+    sasl = {"authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"}
+    assert config_from_properties(dict(sasl, sessionRequireClientSASLAuth="true")).enforced_auth_schemes == {"sasl"}
+    cfg = config_from_properties({"enforce.auth.enabled": "true", "enforce.auth.schemes": "digest, ip"})
+    assert cfg.enforced_auth_schemes == {"digest", "ip"}
+    assert config_from_properties({"enforce.auth.schemes": "digest"}).enforced_auth_schemes is None
+    for bad in ({"sessionRequireClientSASLAuth": "true"}, {"enforce.auth.enabled": "true"},
+                {"enforce.auth.enabled": "true", "enforce.auth.schemes": "x509"}):
+        with pytest.raises(ConfigError):
+            config_from_properties(bad)

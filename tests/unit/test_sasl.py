@@ -327,3 +327,32 @@ class TestCoreSasl:
         c = connected(server)
         c.request(OpCode.SASL, b"\x00\x00")
         assert c.closed
+
+
+class TestEnforcedAuth:
+    def test_a_request_without_a_sasl_id_closes_with_124(self):
+        server = sasl_server(session_require_client_sasl_auth=True)
+        c = connected(server)
+        r = c.reply(c.request(OpCode.EXISTS, records.ExistsRequest("/", False)))
+        assert (r.err, r.zxid) == (Err.SESSIONCLOSEDREQUIRESASLAUTH, 0) and c.closed
+
+    def test_pings_are_enforced_too(self):
+        server = sasl_server(enforce_auth_enabled=True, enforce_auth_schemes=("sasl",))
+        c = connected(server)
+        c.request(OpCode.PING, xid=-2)
+        assert c.closed
+
+    def test_any_enforced_scheme_will_do(self):
+        server = sasl_server(enforce_auth_enabled=True, enforce_auth_schemes=("sasl", "digest"))
+        c = connected(server)
+        assert c.auth("digest", b"u:p").err == 0
+        assert c.exists("/")[0] == 0 and not c.closed
+        bob = connected(server)
+        authenticate(bob)
+        assert bob.exists("/")[0] == 0
+
+    def test_sasl_failure_when_sasl_is_required_is_124_even_with_allow_failed(self):
+        server = sasl_server(session_require_client_sasl_auth=True, allow_sasl_failed_clients=True)
+        c = connected(server)
+        r = authenticate(c, password="wrong")
+        assert (r.err, r.body) == (Err.SESSIONCLOSEDREQUIRESASLAUTH, b"\xff\xff\xff\xff") and c.closed

@@ -84,6 +84,10 @@ class ServerConfig:
     sasl_super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
     allow_sasl_failed_clients: bool = False  # zookeeper.allowSaslFailedClients
     let_any_sasl_user_do_x: str | None = None  # zookeeper.letAnySaslUserDoX
+    # AuthenticationHelper: a connection without an id of these schemes is closed at its first request
+    enforce_auth_enabled: bool = False  # zookeeper.enforce.auth.enabled
+    enforce_auth_schemes: tuple = ()  # zookeeper.enforce.auth.schemes
+    session_require_client_sasl_auth: bool = False  # zookeeper.sessionRequireClientSASLAuth: enforce sasl
     # the TLS client port (zoo.cfg secureClientPort, ssl.*): read by zkcompat.net.tls only.
     # The key store is a PEM file holding the private key and its certificate chain, the
     # trust store a PEM file of CA certificates (ssl.keyStore.type=PEM in ZooKeeper 3.8).
@@ -98,6 +102,15 @@ class ServerConfig:
     ssl_client_auth: str = "need"  # none | want | need (X509Util.ClientAuth, default NEED)
     ssl_protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
     x509_super_user: str | None = None  # zookeeper.X509AuthenticationProvider.superUser
+
+    @property
+    def enforced_auth_schemes(self) -> frozenset | None:
+        """The schemes a connection needs before its requests are served; None: not enforced."""
+        if self.session_require_client_sasl_auth:
+            return frozenset({"sasl"})
+        if self.enforce_auth_enabled:
+            return frozenset(self.enforce_auth_schemes)
+        return None
 
     @property
     def sasl_provider_enabled(self) -> bool:

@@ -427,6 +427,8 @@ class Connection:
         if t == OpCode.SASL:
             self._sasl(xid, frame[8:])
             return
+        if server.enforced_auth is not None and not self._authenticated_enough(xid):
+            return
         now = server.clock.now_ms()
         if not server.sessions.touch(self.session_id, self.session_timeout, now):
             log.debug("dropping request of closed session 0x%x", self.session_id & (2**64 - 1))
@@ -488,6 +490,17 @@ class Connection:
                  packet.scheme, self.remote_ip, self.remote_port)
         self.send_reply(xid, 0, Err.OK)
 
+    def _authenticated_enough(self, xid: int) -> bool:
+        """AuthenticationHelper.enforceAuthentication: without an id of an enforced scheme, close."""
+        enforced = self.server.enforced_auth
+        if any(scheme in enforced for scheme, _ in self.auth):
+            return True
+        log.error("Client authentication scheme(s) %s does not match with any of the expected authentication "
+                  "scheme %s, closing session.", [s for s, _ in self.auth], sorted(enforced))
+        self.send_reply(xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH)
+        self.close_after_send()
+        return False
+
     def _sasl(self, xid: int, body: bytes) -> None:
         """ZooKeeperServer.processSasl: one token of a SASL exchange (zkcompat.core.sasl)."""
         server = self.server
@@ -514,9 +527,11 @@ class Connection:
             return
         except SaslError as e:
             log.warning("Client /%s:%d failed to SASL authenticate: %s", self.remote_ip, self.remote_port, e)
-            if not server.config.allow_sasl_failed_clients:
+            sasl_required = server.enforced_auth is not None and "sasl" in server.enforced_auth
+            if sasl_required or not server.config.allow_sasl_failed_clients:
                 log.warning("Closing client connection due to SASL authentication failure.")
-                self.send_reply(xid, 0, Err.AUTHFAILED, b"\xff\xff\xff\xff")
+                err = Err.SESSIONCLOSEDREQUIRESASLAUTH if sasl_required else Err.AUTHFAILED
+                self.send_reply(xid, 0, err, b"\xff\xff\xff\xff")
                 self.close_after_send()
                 return
             log.warning("Maintaining client connection despite SASL authentication failure.")
@@ -571,6 +586,7 @@ class ZooKeeperServer:
                                  let_any_sasl_user_do_x=config.let_any_sasl_user_do_x,
                                  x509=config.secure_client_port is not None, x509_super_user=config.x509_super_user)
         self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
+        self.enforced_auth = config.enforced_auth_schemes  # None, or the schemes a connection must have
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
                          reconfig_enabled=config.reconfig_enabled)
         self.log = txn_log or InMemoryTxnLog()

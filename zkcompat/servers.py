@@ -246,9 +246,11 @@ class ZkcompatProcess(_ProcessServer):
         self.workdir: Path | None = None
         self.stderr_path: Path | None = None
         self.secure_port = 0  # the TLS client port, when the config has secureClientPort
+        self._stdout = b""
 
     def start(self, timeout: float = 30.0) -> ZkcompatProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
+        self._stdout = b""
         cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", str(self.requested_port),
                "--print-port"]
         if self.config:
@@ -282,12 +284,26 @@ class ZkcompatProcess(_ProcessServer):
         import selectors
 
         assert self.proc is not None and self.proc.stdout is not None
+        # read the pipe ourselves: a buffered readline could swallow the next line, which a
+        # select() on the pipe would then wait for in vain (--print-port may print two lines)
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
         sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            self.kill()
-            raise ServerStartError("zkcompat serve did not report its port within %.0fs" % timeout)
-        return self.proc.stdout.readline().decode()
+        sel.register(fd, selectors.EVENT_READ)
+        try:
+            while b"\n" not in self._stdout:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self.kill()
+                    raise ServerStartError("zkcompat serve did not report its port within %.0fs" % timeout)
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break  # the process ended: what is left (maybe nothing) is the answer
+                self._stdout += chunk
+        finally:
+            sel.close()
+        line, _, self._stdout = self._stdout.partition(b"\n")
+        return line.decode()
 
     def stop(self) -> None:
         self._terminate()

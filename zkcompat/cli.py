@@ -126,6 +126,8 @@ def _serve(args) -> int:
             return 1
         if args.print_port:
             sys.stdout.write("%d\n" % config.client_port)
+            if config.secure_client_port is not None:
+                sys.stdout.write("%d\n" % config.secure_client_port)
             sys.stdout.flush()
         reactor.addSystemEventTrigger("before", "shutdown", member.stop)
         reactor.run()

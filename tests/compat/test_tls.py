@@ -252,3 +252,25 @@ def test_a_trusted_certificate_is_an_x509_identity(server, pki):
     finally:
         plain.stop()
         plain.close()
+
+
+def test_every_ensemble_member_serves_tls(pki):
+    """secureClientPort in an ensemble's zoo.cfg: each member opens its own TLS port."""
+    from zkcompat.servers import ZkcompatEnsemble
+
+    ensemble = ZkcompatEnsemble(3, extra_cfg=tls_config(pki, **{"ssl.clientAuth": "none"}))
+    ensemble.start()
+    try:
+        ports = [m.secure_port for m in ensemble.members.values()]
+        assert len(set(ports)) == 3 and 0 not in ports
+        zk = KazooClient(hosts=",".join("127.0.0.1:%d" % p for p in ports), use_ssl=True, verify_certs=True,
+                         ca=str(pki.ca))
+        zk.start(timeout=TIMEOUT)
+        try:
+            zk.create("/ensemble-tls", b"v")
+            assert zk.get("/ensemble-tls")[0] == b"v"
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        ensemble.stop()

@@ -5,8 +5,8 @@ the same protocol over TLS, configured with ``ssl.*`` keys (X509Util).  We
 take ZooKeeper 3.8's PEM form of those keys:
 
 - ``ssl.keyStore.location``: a PEM file holding the server's private key and
-  its certificate chain (leaf first); ``ssl.keyStore.password`` decrypts an
-  encrypted key;
+  its certificate chain (the certificate of that key is the leaf, the others
+  are sent as its chain); ``ssl.keyStore.password`` decrypts an encrypted key;
 - ``ssl.trustStore.location``: a PEM file of the CA certificates that client
   certificates must chain to (``ssl.trustStore.password`` is not needed for
   PEM);
@@ -19,7 +19,10 @@ take ZooKeeper 3.8's PEM form of those keys:
 
 Client host names are not checked against their certificates (ZooKeeper's
 ClientX509Util does not either).  The core sees an ordinary connection: the
-TLS layer is Twisted's (pyOpenSSL), below ``ClientProtocol``.
+TLS layer is Twisted's (pyOpenSSL), below ``ClientProtocol``.  When the
+handshake ends with a verified client certificate, its subject (RFC 2253, as
+Java's X500Principal.getName()) becomes the connection's ``x509`` id, as
+X509AuthenticationProvider does (``client_id``, ``ClientProtocol.handshakeCompleted``).
 """
 
 from __future__ import annotations

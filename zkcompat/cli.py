@@ -151,7 +151,12 @@ def _serve(args) -> int:
     config.client_port = bound
     log.info("zkcompat %s serving on %s:%d", __version__, host or "0.0.0.0", bound)
     if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
+        server.stop()
         return 1
+    http_code = _start_http(config, reactor, log, server, admin_fatal=True)
+    if http_code:
+        server.stop()
+        return http_code
     if args.print_port:
         sys.stdout.write("%d\n" % bound)
         if config.secure_client_port is not None:
@@ -161,6 +166,47 @@ def _serve(args) -> int:
     reactor.run()
     log.info("zkcompat stopped")
     return exit_code[0]
+
+
+def _start_http(config, reactor, log, server, peer=None, admin_fatal=True) -> int:
+    """The AdminServer and Prometheus /metrics, as zoo.cfg asks; returns an exit code, 0 when fine.
+
+    Like ZooKeeper: a standalone server that cannot start its AdminServer exits
+    (ExitCode.UNABLE_TO_START_ADMIN_SERVER, 4); an ensemble member logs a warning and
+    serves on (QuorumPeer.start).  A metrics provider that cannot start stops either.
+    """
+    if config.admin_enable_server:
+        from zkcompat.net.admin import listen_admin
+
+        try:
+            port = listen_admin(reactor, server, config, peer=peer)
+        except Exception as e:  # CannotListenError and friends
+            if admin_fatal:
+                log.error("Unable to start AdminServer on %s:%d, exiting abnormally: %s",
+                          config.admin_server_address, config.admin_server_port, e)
+                return 4
+            log.warning("Problem starting AdminServer on %s:%d: %s", config.admin_server_address,
+                        config.admin_server_port, e)
+        else:
+            reactor.addSystemEventTrigger("before", "shutdown", port.stopListening)
+            log.info("AdminServer serving on http://%s:%d%s", config.admin_server_address or "0.0.0.0",
+                     port.getHost().port, "/" + config.admin_command_url.strip("/"))
+    if config.metrics_provider_class and not config.prometheus_enabled:
+        log.warning("metricsProvider.className %s is not supported; no metrics endpoint",
+                    config.metrics_provider_class)
+    elif config.prometheus_enabled:
+        from zkcompat.net.metrics import listen_metrics
+
+        try:
+            port, _registry = listen_metrics(reactor, server, config)
+        except Exception as e:
+            log.error("Cannot start /metrics server on %s:%d: %s", config.metrics_http_host,
+                      config.metrics_http_port, e)
+            return 1
+        reactor.addSystemEventTrigger("before", "shutdown", port.stopListening)
+        log.info("Prometheus metrics serving on http://%s:%d/metrics", config.metrics_http_host or "0.0.0.0",
+                 port.getHost().port)
+    return 0
 
 
 def _open_durable(config, reactor, log, exit_code):
@@ -307,6 +353,12 @@ def _start_member(config, args, reactor, log, host, port, sid=None):
         return None
     config.client_port = listening.getHost().port
     if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
+        listening.stopListening()
+        net.stop()
+        return None
+    if _start_http(config, reactor, log, server, peer=peer, admin_fatal=False):
+        listening.stopListening()
+        net.stop()
         return None
     peer.start()
     log.info("zkcompat %s: ensemble member %d serving clients on %s:%d", __version__, sid, host or "0.0.0.0",
@@ -338,8 +390,9 @@ def _ensemble(args) -> int:
         servers[sid] = QuorumServer(sid, "127.0.0.1", free_port(), free_port(), role, "127.0.0.1", free_port())
     members = []
     for sid in servers:
+        # one process, many members: no AdminServer (they would all want port 8080)
         config = ServerConfig(tick_time_ms=args.tick_time, servers=dict(servers),
-                              four_letter_words=frozenset(FOUR_LETTER_WORDS))
+                              four_letter_words=frozenset(FOUR_LETTER_WORDS), admin_enable_server=False)
         member = _start_member(copy.copy(config), args, reactor, log, "127.0.0.1", None, sid=sid)
         if member is None:
             return 1

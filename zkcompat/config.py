@@ -127,6 +127,20 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             pass
         elif _security_key(cfg, key, value):
             pass
+        elif key == "admin.enableServer":
+            cfg.admin_enable_server = _bool(value)
+        elif key == "admin.serverAddress":
+            cfg.admin_server_address = value
+        elif key == "admin.serverPort":
+            cfg.admin_server_port = _int(key, value)
+        elif key == "admin.commandURL":
+            cfg.admin_command_url = value
+        elif key == "metricsProvider.className":
+            cfg.metrics_provider_class = value
+        elif key == "metricsProvider.httpHost":
+            cfg.metrics_http_host = value
+        elif key == "metricsProvider.httpPort":
+            cfg.metrics_http_port = _int(key, value)
         else:
             log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
@@ -223,4 +237,6 @@ def load_config(path: str | Path) -> ServerConfig:
         text = Path(path).read_text()
     except OSError as e:
         raise ConfigError("cannot read %s: %s" % (path, e))
-    return config_from_properties(parse_properties(text))
+    cfg = config_from_properties(parse_properties(text))
+    cfg.initial_config = text
+    return cfg

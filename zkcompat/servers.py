@@ -34,6 +34,9 @@ NETTY_JARS = tuple(str(DEBIAN_JARS / ("netty-%s.jar" % n)) for n in (
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 
 
+TEST_JVM_FLAGS = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+
+
 class ServerStartError(RuntimeError):
     pass
 
@@ -81,8 +84,10 @@ def ensure_real_zookeeper_installed() -> str:
                 "Apache ZooKeeper is not installed: run `apt-get install -y zookeeper` "
                 "or set ZOOKEEPER_HOME / ZOOKEEPER_CLASSPATH"
             )
-    # zookeeper.jar's manifest names its dependencies; log4j + its slf4j binding give us a log.
-    extra = [DEBIAN_JARS / n for n in ("zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar")]
+    # zookeeper.jar's manifest names its dependencies; log4j + its slf4j binding give us a log;
+    # Jetty (the AdminServer, when a test enables it) also needs the servlet API, which it does not name.
+    extra = [DEBIAN_JARS / n for n in ("zookeeper-jute.jar", "slf4j-log4j12.jar", "log4j-1.2.jar",
+                                       "servlet-api.jar")]
     return os.pathsep.join(str(p) for p in [jar, *extra] if p.exists())
 
 
@@ -142,6 +147,7 @@ class RealZooKeeper(_ProcessServer):
         system_properties: dict[str, str] | None = None,
         port: int | None = None,
         extra_classpath: tuple[str, ...] = (),
+        jvm_flags: list[str] | None = None,
     ):
         self.tick_time = tick_time
         self.min_session_timeout = min_session_timeout
@@ -155,6 +161,9 @@ class RealZooKeeper(_ProcessServer):
         self.system_properties = dict(system_properties or {})
         self.requested_port = port
         self.extra_classpath = tuple(extra_classpath)
+        # tests start many servers: a small heap and C1 only start fastest; the benchmark passes
+        # [] for the JVM's defaults, as Debian's zkServer.sh runs it (JAVA_OPTS="")
+        self.jvm_flags = list(TEST_JVM_FLAGS if jvm_flags is None else jvm_flags)
         self.workdir: Path | None = None
 
     @property
@@ -204,7 +213,7 @@ class RealZooKeeper(_ProcessServer):
             props["jute.maxbuffer"] = str(self.jute_maxbuffer)
         props.update(self.system_properties)
         java = shutil.which("java") or "java"
-        cmd = [java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath]
+        cmd = [java, *self.jvm_flags, "-cp", classpath]
         cmd += ["-D%s=%s" % kv for kv in props.items()]
         cmd += ["org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.workdir / "zoo.cfg")]
         self.proc = subprocess.Popen(
@@ -253,10 +262,11 @@ class ZkcompatProcess(_ProcessServer):
         self._stdout = b""
         cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", str(self.requested_port),
                "--print-port"]
-        if self.config:
-            cfg = self.workdir / "zoo.cfg"
-            cfg.write_text("".join("%s=%s\n" % kv for kv in self.config.items()))
-            cmd += ["--config", str(cfg)]
+        # like RealZooKeeper: no AdminServer on port 8080 unless the test's config asks for one
+        config = {"admin.enableServer": "false", **self.config}
+        cfg = self.workdir / "zoo.cfg"
+        cfg.write_text("".join("%s=%s\n" % kv for kv in config.items()))
+        cmd += ["--config", str(cfg)]
         if "--data-dir" not in self.args and "--in-memory" not in self.args:
             cmd.append("--in-memory")
         cmd += self.args

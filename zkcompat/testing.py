@@ -23,6 +23,11 @@ opens a TLS client port as well (``server.secure_port``, ``secure_hosts``);
 enables SASL DIGEST-MD5, and ``auth_providers=(SASL_AUTH_PROVIDER_CLASS,)`` the
 ``sasl`` ACL scheme, as ``authProvider.1=...SASLAuthenticationProvider`` does.
 
+The AdminServer and Prometheus ``/metrics`` are off unless asked for:
+``EmbeddedServer(admin_port=0, metrics_port=0)`` serves them on free loopback
+ports, reported as ``admin_port`` / ``metrics_port`` (``admin_url`` and
+``metrics_url`` give the whole URLs).
+
 Embedded servers run on a private reactor thread, apart from Twisted's global
 reactor.  Twisted users who want the server on their own reactor (for example
 under pytest-twisted) call ``start_in_reactor()`` / ``stop_in_reactor()`` from
@@ -31,10 +36,13 @@ the reactor thread instead of ``start()``/``stop()``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Callable
 
 from zkcompat.core.config import FOUR_LETTER_WORDS, ServerConfig
+
+log = logging.getLogger("zkcompat.testing")
 
 _reactor_thread: threading.Thread | None = None
 _private_reactor = None
@@ -74,7 +82,8 @@ class EmbeddedServer:
     """A standalone zkcompat server in this process, on a free loopback port."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, config: ServerConfig | None = None,
-                 jaas: str | None = None, **settings):
+                 jaas: str | None = None, admin_port: int | None = None, metrics_port: int | None = None,
+                 **settings):
         if config is None:
             config = ServerConfig(four_letter_words=frozenset(FOUR_LETTER_WORDS), **settings)
         elif settings:
@@ -93,6 +102,13 @@ class EmbeddedServer:
         self._listening = None
         self._reactor = None
         self._reject = False
+        # None: off (unlike `zkcompat serve`, where zoo.cfg decides); 0: any free port
+        self.requested_admin_port = admin_port
+        self.requested_metrics_port = metrics_port
+        self.admin_port = 0
+        self.metrics_port = 0
+        self.metrics_registry = None
+        self._http_listening: list = []
 
     @property
     def hosts(self) -> str:
@@ -102,6 +118,15 @@ class EmbeddedServer:
     def secure_hosts(self) -> str:
         """host:port of the TLS client port (``secure_client_port`` and ``ssl_*`` settings)."""
         return "%s:%d" % (self.host, self.secure_port)
+
+    @property
+    def admin_url(self) -> str:
+        """The AdminServer's command URL (``http://host:port/commands``)."""
+        return "http://%s:%d%s" % (self.host, self.admin_port, "/" + self.config.admin_command_url.strip("/"))
+
+    @property
+    def metrics_url(self) -> str:
+        return "http://%s:%d/metrics" % (self.host, self.metrics_port)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -144,6 +169,22 @@ class EmbeddedServer:
                 self.stop_in_reactor()
                 raise
             self.secure_port = self._secure_listening.getHost().port
+        if self.requested_admin_port is not None:
+            from zkcompat.net.admin import listen_admin
+
+            listening = listen_admin(reactor, self.server, self.config, port=self.requested_admin_port,
+                                     host=self.host)
+            self._http_listening.append(listening)
+            self.admin_port = listening.getHost().port
+            log.info("embedded server %s: AdminServer on %s", self.hosts, self.admin_url)
+        if self.requested_metrics_port is not None:
+            from zkcompat.net.metrics import listen_metrics
+
+            listening, self.metrics_registry = listen_metrics(reactor, self.server, self.config,
+                                                              port=self.requested_metrics_port, host=self.host)
+            self._http_listening.append(listening)
+            self.metrics_port = listening.getHost().port
+            log.info("embedded server %s: Prometheus metrics on %s", self.hosts, self.metrics_url)
         return self
 
     def stop_in_reactor(self):
@@ -153,12 +194,16 @@ class EmbeddedServer:
         if server is not None:
             server.stop()
             server.flush()
-        stopping = [p.stopListening() for p in (secure, listening) if p is not None]
-        if stopping:
-            from twisted.internet import defer
+        ports, self._http_listening = self._http_listening, []
+        if secure is not None:
+            ports.insert(0, secure)
+        if listening is not None:
+            ports.insert(0, listening)
+        if not ports:
+            return None
+        from twisted.internet.defer import gatherResults, maybeDeferred
 
-            return defer.gatherResults([d for d in stopping if d is not None])
-        return None
+        return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()

@@ -291,6 +291,10 @@ class AuthRegistry:
 
     def fixup(self, path: str, ids: AuthIds, acls: list | None) -> list:
         """PrepRequestProcessor.fixupACL: validate and expand the ACL of a create or setACL."""
+        if acls is not None and len(acls) == 1:
+            ident = acls[0].id
+            if ident is not None and ident.scheme == "world" and ident.id == "anyone":
+                return acls  # the usual case: nothing to validate or expand
         uniq: list = []
         for a in acls or ():
             if a not in uniq:

@@ -12,6 +12,9 @@ FOUR_LETTER_WORDS = (
 )
 
 
+PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+
 @dataclass(frozen=True)
 class QuorumServer:
     """One ``server.N=host:quorumPort:electionPort[:participant|observer][;[clientHost:]clientPort]`` line."""
@@ -102,6 +105,17 @@ class ServerConfig:
     ssl_client_auth: str = "need"  # none | want | need (X509Util.ClientAuth, default NEED)
     ssl_protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
     x509_super_user: str | None = None  # zookeeper.X509AuthenticationProvider.superUser
+    # AdminServer (admin.*): JSON commands over HTTP, on by default as in ZooKeeper
+    admin_enable_server: bool = True
+    admin_server_address: str = "0.0.0.0"
+    admin_server_port: int = 8080
+    admin_command_url: str = "/commands"
+    # metricsProvider.*: Prometheus /metrics when className names ZooKeeper's Prometheus provider
+    metrics_provider_class: str | None = None
+    metrics_http_host: str = "0.0.0.0"
+    metrics_http_port: int = 7000
+    # the zoo.cfg text the server started from (AdminServer initial_configuration)
+    initial_config: str | None = None
 
     @property
     def enforced_auth_schemes(self) -> frozenset | None:
@@ -115,6 +129,10 @@ class ServerConfig:
     @property
     def sasl_provider_enabled(self) -> bool:
         return "org.apache.zookeeper.server.auth.SASLAuthenticationProvider" in self.auth_providers
+
+    @property
+    def prometheus_enabled(self) -> bool:
+        return self.metrics_provider_class == PROMETHEUS_PROVIDER
 
     @property
     def is_ensemble(self) -> bool:

@@ -38,8 +38,28 @@ def _hex(v: int) -> str:
     return "%x" % (v & 0xFFFFFFFFFFFFFFFF)
 
 
-def run(server, cmd: str, conn, rest: bytes) -> str:
+def get_trace_mask() -> int:
+    return _trace_mask
+
+
+def set_trace_mask(mask: int) -> None:
+    """ZooTrace's mask is process-wide in ZooKeeper too (stmk, set_trace_mask)."""
     global _trace_mask
+    _trace_mask = mask
+
+
+def reset_connection_stats(server) -> None:
+    """crst / connection_stat_reset: every connection's cons figures back to their start."""
+    for c in server.connections:
+        c.packets_received = c.packets_sent = 0
+        c.min_latency = None
+        c.max_latency = c.total_latency = c.latency_count = 0
+        c.last_op = "NA"
+        c.last_cxid = c.last_zxid = -1
+        c.last_response_ms = c.last_latency = 0
+
+
+def run(server, cmd: str, conn, rest: bytes) -> str:
     if cmd == "telnet close":
         return ""
     if cmd not in server.config.four_letter_words:
@@ -49,11 +69,11 @@ def run(server, cmd: str, conn, rest: bytes) -> str:
     if cmd == "isro":
         return "rw"
     if cmd == "gtmk":
-        return str(_trace_mask)
+        return str(get_trace_mask())
     if cmd == "stmk":
         if len(rest) >= 8:
-            _trace_mask = int.from_bytes(rest[:8], "big", signed=True)
-        return str(_trace_mask)
+            set_trace_mask(int.from_bytes(rest[:8], "big", signed=True))
+        return str(get_trace_mask())
     if cmd in ("srvr", "stat"):
         return _stat(server, cmd == "stat")
     if cmd == "envi":
@@ -66,13 +86,7 @@ def run(server, cmd: str, conn, rest: bytes) -> str:
         out = [_cnxn_line(c, brief=False) + "\n" for c in server.connections]
         return "".join(out) + "\n"
     if cmd == "crst":
-        for c in server.connections:
-            c.packets_received = c.packets_sent = 0
-            c.min_latency = None
-            c.max_latency = c.total_latency = c.latency_count = 0
-            c.last_op = "NA"
-            c.last_cxid = c.last_zxid = -1
-            c.last_response_ms = c.last_latency = 0
+        reset_connection_stats(server)
         return "Connection stats reset.\n"
     if cmd == "srst":
         server.stats.reset()
@@ -96,7 +110,7 @@ def run(server, cmd: str, conn, rest: bytes) -> str:
     if cmd == "dump":
         return _dump(server)
     if cmd == "dirs":
-        return "datadir_size: 0\nlogdir_size: 0\n"
+        return "datadir_size: %d\nlogdir_size: %d\n" % dir_sizes(server)
     if cmd == "hash":
         return "".join("%x: %d\n" % (zxid, digest) for zxid, digest in server.tree.digest_log)
     return ""
@@ -138,6 +152,11 @@ def _stat(server, with_clients: bool) -> str:
 
 
 def _envi() -> str:
+    return "Environment:\n" + "".join("%s=%s\n" % kv for kv in environment())
+
+
+def environment() -> list[tuple[str, str]]:
+    """envi's key/value pairs (ZooKeeper's Environment.list, with Python in Java's place)."""
     def mb(v: int) -> str:
         return "%dMB" % (v // (1024 * 1024))
 
@@ -160,7 +179,7 @@ def _envi() -> str:
         ("user.dir", os.getcwd()),
         ("os.memory.rss", mb(rss)),
     ]
-    return "Environment:\n" + "".join("%s=%s\n" % kv for kv in lines)
+    return lines
 
 
 def _user() -> str:
@@ -216,6 +235,30 @@ def _dump(server) -> str:
     return "".join(out)
 
 
+def _version_dir_size(path: str | None) -> int:
+    """Bytes of the files in ``<dir>/version-2`` (ZooKeeper's getDataDirSize / getLogDirSize)."""
+    if not path:
+        return 0
+    total = 0
+    try:
+        with os.scandir(os.path.join(path, "version-2")) as entries:
+            for e in entries:
+                try:
+                    if e.is_file():
+                        total += e.stat().st_size
+                except OSError:
+                    pass
+    except OSError:
+        return 0
+    return total
+
+
+def dir_sizes(server) -> tuple[int, int]:
+    """(data dir, log dir) sizes for dirs; 0 for a server that keeps its data in memory."""
+    cfg = server.config
+    return _version_dir_size(cfg.data_dir), _version_dir_size(cfg.data_log_dir or cfg.data_dir)
+
+
 def _fd_counts() -> tuple[int, int]:
     try:
         open_fds = len(os.listdir("/proc/self/fd"))
@@ -229,7 +272,20 @@ def _fd_counts() -> tuple[int, int]:
 
 
 def monitor(server) -> list[tuple[str, str]]:
-    """mntr's key/value pairs, in ZooKeeper 3.8's order for the keys we keep."""
+    """mntr's key/value pairs as text, in ZooKeeper 3.8's order for the keys we keep."""
+    out = []
+    for key, value in monitor_values(server):
+        if isinstance(value, float):
+            value = java_double(value)
+        out.append(("zk_" + key, str(value)))
+    return out
+
+
+def monitor_values(server) -> list[tuple[str, object]]:
+    """The monitor figures with their types (str, int, float), keys without mntr's ``zk_`` prefix.
+
+    These are also the AdminServer's monitor answer and the Prometheus gauges' names.
+    """
     st = server.stats
     tree = server.tree
     open_fds, max_fds = _fd_counts()
@@ -238,32 +294,32 @@ def monitor(server) -> list[tuple[str, str]]:
     # the gauges and counters of ZooKeeper 3.8's mntr, in its order; the per-processor
     # summaries (avg/min/max/cnt/sum/pNN of internal queues) are not emitted
     return [
-        ("zk_version", ZK_VERSION),
-        ("zk_server_state", server.mode),
-        ("zk_ephemerals_count", str(tree.ephemeral_count())),
-        ("zk_num_alive_connections", str(len(server.connections))),
-        ("zk_avg_latency", java_double(st.avg_latency)),
-        ("zk_outstanding_requests", str(st.outstanding)),
-        ("zk_znode_count", str(tree.node_count)),
-        ("zk_global_sessions", str(len(server.sessions.sessions))),
-        ("zk_non_mtls_remote_conn_count", "0"),
-        ("zk_last_client_response_size", "-1"),
-        ("zk_packets_sent", str(st.packets_sent)),
-        ("zk_packets_received", str(st.packets_received)),
-        ("zk_max_client_response_size", "-1"),
-        ("zk_connection_drop_probability", "0.0"),
-        ("zk_watch_count", str(watch_count)),
-        ("zk_auth_failed_count", str(st.auth_failed)),
-        ("zk_min_latency", str(st.min_latency or 0)),
-        ("zk_max_file_descriptor_count", str(max_fds)),
-        ("zk_approximate_data_size", str(tree.data_size)),
-        ("zk_open_file_descriptor_count", str(open_fds)),
-        ("zk_local_sessions", "0"),
-        ("zk_uptime", str(uptime)),
-        ("zk_max_latency", str(st.max_latency)),
-        ("zk_outstanding_tls_handshake", "0"),
-        ("zk_min_client_response_size", "-1"),
-        ("zk_non_mtls_local_conn_count", "0"),
-        ("zk_proposal_count", "0"),
-        ("zk_connection_rejected", str(st.connections_rejected)),
+        ("version", ZK_VERSION),
+        ("server_state", server.mode),
+        ("ephemerals_count", tree.ephemeral_count()),
+        ("num_alive_connections", len(server.connections)),
+        ("avg_latency", float(st.avg_latency)),
+        ("outstanding_requests", st.outstanding),
+        ("znode_count", tree.node_count),
+        ("global_sessions", len(server.sessions.sessions)),
+        ("non_mtls_remote_conn_count", 0),
+        ("last_client_response_size", -1),
+        ("packets_sent", st.packets_sent),
+        ("packets_received", st.packets_received),
+        ("max_client_response_size", -1),
+        ("connection_drop_probability", 0.0),
+        ("watch_count", watch_count),
+        ("auth_failed_count", st.auth_failed),
+        ("min_latency", st.min_latency or 0),
+        ("max_file_descriptor_count", max_fds),
+        ("approximate_data_size", tree.data_size),
+        ("open_file_descriptor_count", open_fds),
+        ("local_sessions", 0),
+        ("uptime", uptime),
+        ("max_latency", st.max_latency),
+        ("outstanding_tls_handshake", 0),
+        ("min_client_response_size", -1),
+        ("non_mtls_local_conn_count", 0),
+        ("proposal_count", 0),
+        ("connection_rejected", st.connections_rejected),
     ]

@@ -25,16 +25,34 @@ ensemble can check a reconnecting client's password without shared state.
 
 from __future__ import annotations
 
+from operator import mul as _mul
+
 _M32 = 0xFFFFFFFF
+
+
+_POWERS: list[tuple[int, ...]] = [()]  # _POWERS[n][i] = 31 ** (n - 1 - i) mod 2**32
+
+
+def _powers(n: int) -> tuple[int, ...]:
+    while len(_POWERS) <= n:
+        m = len(_POWERS)
+        _POWERS.append(tuple(pow(31, m - 1 - i, 1 << 32) for i in range(m)))
+    return _POWERS[n]
 
 
 def java_string_hash(s: str) -> int:
     """String.hashCode() as an unsigned 32-bit value (over UTF-16 code units)."""
-    h = 0
     if s.isascii():
+        # s[0]*31^(n-1) + ... + s[n-1], mod 2**32: one C-level multiply-and-sum
+        n = len(s)
+        if n <= 256:
+            powers = _POWERS[n] if n < len(_POWERS) else _powers(n)
+            return sum(map(_mul, s.encode("ascii"), powers)) & _M32
+        h = 0
         for ch in s.encode("ascii"):
             h = (31 * h + ch) & _M32
         return h
+    h = 0
     for ch in s:
         o = ord(ch)
         if o > 0xFFFF:

@@ -100,6 +100,10 @@ def validate_path_char_by_char(path: str | None) -> None:
         last = c
 
 
+# CreateMode flags -> (ephemeral, sequential, container, ttl); other flags are BADARGUMENTS
+_CREATE_MODES = {m.value: (m.is_ephemeral, m.is_sequential, m.is_container, m.is_ttl) for m in CreateMode}
+
+
 class Change:
     """ZooKeeper's ChangeRecord: what a path will look like once in-flight txns apply."""
 
@@ -108,9 +112,20 @@ class Change:
 
     def copy(self, zxid: int) -> Change:
         c = Change()
-        for name in Change.__slots__:
-            setattr(c, name, getattr(self, name))
         c.zxid = zxid
+        c.path = self.path
+        c.exists = self.exists
+        c.czxid = self.czxid
+        c.mzxid = self.mzxid
+        c.mtime = self.mtime
+        c.version = self.version
+        c.cversion = self.cversion
+        c.aversion = self.aversion
+        c.ephemeral_owner = self.ephemeral_owner
+        c.pzxid = self.pzxid
+        c.child_count = self.child_count
+        c.acl = self.acl
+        c.data = self.data
         return c
 
 
@@ -440,14 +455,14 @@ class Prep:
         flags = rec.flags
         path = rec.path
         ttl = rec.ttl if isinstance(rec, CreateTTLRequest) else -1
-        try:
-            mode = CreateMode(flags)
-        except ValueError:
+        mode = _CREATE_MODES.get(flags)
+        if mode is None:
             raise KeeperError(Err.BADARGUMENTS, path)
+        is_ephemeral, is_sequential, is_container, is_ttl = mode
         # validateCreateRequest
-        if mode.is_ttl and not self.extended_types:
+        if is_ttl and not self.extended_types:
             raise KeeperError(Err.UNIMPLEMENTED, path)
-        if mode.is_ttl:
+        if is_ttl:
             if ttl > TTL_MAX_MS or ttl <= 0:
                 raise KeeperError(Err.BADARGUMENTS, path)
         elif ttl >= 0:
@@ -464,7 +479,7 @@ class Prep:
         parent = self.record_for(parent_path)
         self.auth.check_or_raise(parent.acl, 4, auth_ids, path)
         parent_cversion = parent.cversion
-        if mode.is_sequential:
+        if is_sequential:
             path = "%s%010d" % (path, parent_cversion)
         validate_path(path)
         existing = self.outstanding_for_path.get(path)
@@ -481,12 +496,12 @@ class Prep:
         elif op == OpCode.CREATE_TTL:
             txn = CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
         else:
-            txn = CreateTxn(path, rec.data, acl, mode.is_ephemeral, new_cversion)
-        if mode.is_container:
+            txn = CreateTxn(path, rec.data, acl, is_ephemeral, new_cversion)
+        if is_container:
             owner = CONTAINER_EPHEMERAL_OWNER
-        elif mode.is_ttl:
+        elif is_ttl:
             owner = ttl_owner(ttl)
-        elif mode.is_ephemeral:
+        elif is_ephemeral:
             owner = session_id
         else:
             owner = 0

@@ -78,7 +78,7 @@ from .errors import KeeperError
 from .javahash import session_password
 from .prep import Prep, PreparedTxn
 from .sessions import SessionTracker
-from .stats import ServerStats
+from .stats import OpLatency, ServerStats
 from .tree import DataTree
 from .txnlog import InMemoryTxnLog, TxnLog
 from .watches import PERSISTENT, PERSISTENT_RECURSIVE
@@ -456,6 +456,8 @@ class Connection:
             st = server.stats
             st.latency_count += 1
             st.min_latency = 0
+            instant = server.op_latency.instant
+            instant[t] = instant.get(t, 0) + 1
             self.packets_sent += 1
             st.packets_sent += 1
             self.out.append(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
@@ -591,6 +593,7 @@ class ZooKeeperServer:
                          reconfig_enabled=config.reconfig_enabled)
         self.log = txn_log or InMemoryTxnLog()
         self.stats = ServerStats(clock)
+        self.op_latency = OpLatency()  # per-opcode latency histogram (Prometheus /metrics)
         self.connections: dict[Connection, None] = {}
         self.by_session: dict[int, dict[Connection, None]] = {}
         self._dirty: dict[Connection, None] = {}
@@ -899,6 +902,7 @@ class ZooKeeperServer:
         now = self.clock.now_ms()
         conn.record_latency(req, now, zxid)
         self.stats.record_latency(now - req.start_ms)
+        self.op_latency.observe(t, now - req.start_ms)
         if t == OpCode.PING:
             conn.send_reply(Xid.PING, zxid, 0)
             return

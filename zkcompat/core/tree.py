@@ -274,7 +274,12 @@ class DataTree:
         self._deliver(watcher, event_type, path, acl)
 
     def intern_acl(self, acl: list) -> list:
-        key = tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
+        if len(acl) == 1:  # the usual case, without a generator
+            a = acl[0]
+            ident = a.id
+            key = ((a.perms, ident.scheme, ident.id),)
+        else:
+            key = tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
         got = self._acl_intern.get(key)
         if got is None:
             got = self._acl_intern[key] = list(acl)

@@ -76,6 +76,7 @@ class DurableTxnLog:
         self._roll_requested = False
         self._failed = False
         self._closed = False
+        self._idle = False  # the log thread waits on _cv for work
         self._txns_since_snap = 0
         self._snap_threshold = self._roll_threshold()
         self._snapshot_running = False
@@ -105,7 +106,8 @@ class DurableTxnLog:
             self._queue.append((entry, hdr.zxid, done))
             if roll:
                 self._roll_requested = True
-            self._cv.notify()
+            if self._idle:  # the log thread waits: wake it (it looks at the queue after each write anyway)
+                self._cv.notify()
 
     def truncate(self, zxid: int) -> None:
         """Zab's TRUNC: drop logged txns after ``zxid``, after every write queued before it."""
@@ -125,7 +127,9 @@ class DurableTxnLog:
         while True:
             with cv:
                 while not self._queue and not self._closed:
+                    self._idle = True
                     cv.wait()
+                    self._idle = False
                 if not self._queue:
                     return  # closed, and everything queued is written
                 batch = self._queue[:BATCH_TXNS_MAX]
@@ -229,6 +233,9 @@ class DurableTxnLog:
         if self._failed and queued:
             log.error("could not write the last %d txns at shutdown", queued)
         self.writer.close()
+        if self.fsyncs:
+            log.info("txn log closed: %d txns in %d group commits (%.1f per %s)", self.txns_written, self.fsyncs,
+                     self.txns_written / self.fsyncs, "fsync" if self.force_sync else "flush")
 
 
 class DurablePeerStore:

@@ -29,6 +29,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--jaas", metavar="FILE",
                        help="a JAAS login configuration whose Server section lists the SASL DIGEST-MD5 users "
                             "(user_NAME=\"PASSWORD\"); default: the ZKCOMPAT_JAAS environment variable")
+    serve.add_argument("--log-format", default="text", choices=["text", "json"],
+                       help="log lines on stderr as text (default) or as one JSON object per line")
     serve.add_argument("--server-id", type=int,
                        help="this server's id in an ensemble (default: the myid file in the data dir)")
     ens = sub.add_parser("ensemble", help="run a whole local ensemble on loopback ports (for development)",
@@ -37,6 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--observers", type=int, default=0, help="observers (default 0)")
     ens.add_argument("--tick-time", type=int, default=2000, help="tickTime in ms (default 2000)")
     ens.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    ens.add_argument("--log-format", default="text", choices=["text", "json"])
     sub.add_parser("bench", help="load-test any ZooKeeper-protocol server", add_help=False)
     sub.add_parser("xcheck", help="a proxy that serves from a real ZooKeeper and cross-checks zkcompat",
                    add_help=False)
@@ -84,11 +87,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args) -> int:
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        stream=sys.stderr,
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-    )
+    from zkcompat import logs
+
+    logs.setup(args.log_level, args.log_format)
     log = logging.getLogger("zkcompat")
     from zkcompat.config import ConfigError, load_config
     from zkcompat.core.config import ServerConfig
@@ -371,8 +372,9 @@ def _ensemble(args) -> int:
     import copy
     import socket
 
-    logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
-                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    from zkcompat import logs
+
+    logs.setup(args.log_level, args.log_format)
     log = logging.getLogger("zkcompat")
     from twisted.internet import reactor
 

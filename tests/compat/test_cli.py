@@ -16,12 +16,46 @@ from protocol.messages import decode_connect_response, encode_connect_request
 from zkcompat.servers import ZkcompatProcess
 
 
+def _serve_parser():
+    from zkcompat.cli import _build_parser
+
+    parser = _build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices["serve"]
+
+
 def test_serve_help_documents_every_flag():
-    """`zkcompat serve --help` lists each flag the README documents."""
+    """`zkcompat serve --help` lists every flag the command accepts, each with a help text."""
     out = subprocess.run([sys.executable, "-m", "zkcompat", "serve", "--help"], capture_output=True, text=True,
                          check=True).stdout
+    flags = [(opt, action) for action in _serve_parser()._actions for opt in action.option_strings]
+    assert len(flags) >= 10
+    for opt, action in flags:
+        assert opt in out, opt
+        assert action.help, "%s has no help text" % opt
     for flag in ("--config", "--host", "--port", "--in-memory", "--data-dir", "--print-port", "--log-level"):
-        assert flag in out
+        assert flag in out  # the flags the README shows
+
+
+def test_serve_json_logs_one_object_per_line_with_hex_session_ids():
+    """--log-format json: every stderr line is a JSON object; session events carry the id in hex."""
+    import json
+
+    server = ZkcompatProcess("--log-format", "json").start()
+    try:
+        client = KazooClient(server.hosts)
+        client.start(timeout=10)
+        session_id = client.client_id[0]
+        client.stop()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(10) == 0
+        lines = server.stderr_path.read_text().splitlines()
+    finally:
+        server.stop()
+    events = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "thread", "message"} <= set(e) for e in events)
+    assert any(e["message"].startswith("zkcompat") and "serving on" in e["message"] for e in events)
+    assert any(e.get("session") == "0x%x" % session_id for e in events), lines
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -168,7 +168,7 @@ class EmbeddedServer:
             except Exception:
                 self.stop_in_reactor()
                 raise
-            self.secure_port = self._secure_listening.getHost().port
+            self.secure_port = self.config.secure_client_port = self._secure_listening.getHost().port
         if self.requested_admin_port is not None:
             from zkcompat.net.admin import listen_admin
 

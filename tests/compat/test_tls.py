@@ -52,7 +52,7 @@ def server(pki):
                           system_properties={"zookeeper.serverCnxnFactory": factory})
         s.secure_port = port
     else:
-        s = ZkcompatProcess(config=tls_config(pki))
+        s = ZkcompatProcess(config=tls_config(pki, **{"4lw.commands.whitelist": "*"}))
     s.start()
     try:
         yield s
@@ -274,3 +274,30 @@ def test_every_ensemble_member_serves_tls(pki):
             zk.close()
     finally:
         ensemble.stop()
+
+
+def test_conf_reports_the_secure_client_port(server):
+    assert "\nsecureClientPort=%d\n" % server.secure_port in server.four_letter_word("conf")
+
+
+def test_admin_server_lists_tls_connections_as_secure(pki):
+    """AdminServer connections/stat: TLS clients under secure_connections, as ZooKeeper's second factory's."""
+    import json
+    import urllib.request
+
+    with EmbeddedServer(secure_client_port=0, ssl_key_store_location=str(pki.server_keystore),
+                        ssl_client_auth="none", admin_port=0) as embedded:
+        plain = KazooClient(hosts=embedded.hosts)
+        secure = tls_client(embedded.secure_port, pki)
+        for zk in (plain, secure):
+            zk.start(timeout=TIMEOUT)
+        try:
+            with urllib.request.urlopen(embedded.admin_url + "/connections", timeout=TIMEOUT) as r:
+                answer = json.load(r)
+            sessions = {c["session_id"] & (2**64 - 1) for c in answer["secure_connections"]}
+            assert sessions == {secure.client_id[0]}
+            assert {c["session_id"] & (2**64 - 1) for c in answer["connections"]} == {plain.client_id[0]}
+        finally:
+            for zk in (plain, secure):
+                zk.stop()
+                zk.close()

@@ -229,6 +229,7 @@ class Connection:
         self.read_only = False
         self.auth = AuthIds([("ip", remote_ip)])
         self.sasl = None  # this connection's SASL mechanism, made by the first SASL packet
+        self.secure = False  # set by the edge for the TLS client port (AdminServer's secure_connections)
         self.pending: deque[Request] = deque()
         self.held: list[bytes] = []
         self.out: list[bytes] = []

@@ -12,7 +12,7 @@ import logging
 import time
 
 from twisted.internet import protocol, tcp
-from twisted.internet.interfaces import IHandshakeListener, IReactorTime
+from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISSLTransport
 from zope.interface import implementer
 
 from zkcompat.core.server import ZooKeeperServer
@@ -85,6 +85,8 @@ class ClientProtocol(protocol.Protocol):
         self.conn = server.connection_made(_CoreTransport(self.transport), host, port)
         if self.conn is None:
             self.transport.abortConnection()
+        elif ISSLTransport.providedBy(self.transport):
+            self.conn.secure = True
 
     def dataReceived(self, data):
         conn = self.conn

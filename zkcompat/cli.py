@@ -22,9 +22,13 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="keep data in memory only (a throwaway server for tests)")
     serve.add_argument("--data-dir", help="data directory (overrides zoo.cfg dataDir)")
     serve.add_argument("--print-port", action="store_true",
-                       help="print the bound client port on stdout once serving (useful with --port 0)")
+                       help="print the bound client port on stdout once serving (useful with --port 0), then the "
+                            "TLS port when secureClientPort is set")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="log level on stderr (default INFO)")
+    serve.add_argument("--jaas", metavar="FILE",
+                       help="a JAAS login configuration whose Server section lists the SASL DIGEST-MD5 users "
+                            "(user_NAME=\"PASSWORD\"); default: the ZKCOMPAT_JAAS environment variable")
     serve.add_argument("--log-format", default="text", choices=["text", "json"],
                        help="log lines on stderr as text (default) or as one JSON object per line")
     serve.add_argument("--server-id", type=int,
@@ -97,6 +101,16 @@ def _serve(args) -> int:
         return 2
     if args.data_dir:
         config.data_dir = args.data_dir
+    jaas = args.jaas or os.environ.get("ZKCOMPAT_JAAS")
+    if jaas:
+        from zkcompat.config import load_jaas
+
+        try:
+            load_jaas(config, jaas)
+        except ConfigError as e:
+            log.error("%s", e)
+            return 2
+        log.info("SASL DIGEST-MD5 with %d users from %s", len(config.sasl_users or ()), jaas)
     host = args.host if args.host is not None else (config.client_port_address or "")
     port = args.port if args.port is not None else config.client_port
 
@@ -113,6 +127,8 @@ def _serve(args) -> int:
             return 1
         if args.print_port:
             sys.stdout.write("%d\n" % config.client_port)
+            if config.secure_client_port is not None:
+                sys.stdout.write("%d\n" % config.secure_client_port)
             sys.stdout.flush()
         reactor.addSystemEventTrigger("before", "shutdown", member.stop)
         reactor.run()
@@ -135,12 +151,17 @@ def _serve(args) -> int:
     bound = listening.getHost().port
     config.client_port = bound
     log.info("zkcompat %s serving on %s:%d", __version__, host or "0.0.0.0", bound)
+    if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
+        server.stop()
+        return 1
     http_code = _start_http(config, reactor, log, server, admin_fatal=True)
     if http_code:
         server.stop()
         return http_code
     if args.print_port:
         sys.stdout.write("%d\n" % bound)
+        if config.secure_client_port is not None:
+            sys.stdout.write("%d\n" % config.secure_client_port)
         sys.stdout.flush()
     reactor.addSystemEventTrigger("before", "shutdown", server.stop)
     reactor.run()
@@ -246,6 +267,25 @@ class _Member:
         self.listening.stopListening()
 
 
+def _listen_secure(config, server, reactor, log):
+    """Open the TLS client port (secureClientPort); None after logging why it cannot be."""
+    from zkcompat.net.client_port import ClientFactory
+    from zkcompat.net.tls import TlsConfigError, listen_secure
+
+    try:
+        secure = listen_secure(reactor, config, ClientFactory(server))
+    except TlsConfigError as e:
+        log.error("secure client port: %s", e)
+        return None
+    except Exception as e:  # CannotListenError and friends
+        log.error("cannot listen on %s:%s: %s", config.secure_client_port_address or "*", config.secure_client_port, e)
+        return None
+    config.secure_client_port = secure.getHost().port
+    log.info("zkcompat %s serving TLS (ssl.clientAuth=%s) on %s:%d", __version__, config.ssl_client_auth,
+             config.secure_client_port_address or "0.0.0.0", config.secure_client_port)
+    return secure
+
+
 def _start_member(config, args, reactor, log, host, port, sid=None):
     from zkcompat.core.server import ZooKeeperServer
     from zkcompat.core.zab.peer import EnsembleTiming, MemoryPeerStore, QuorumPeer
@@ -313,6 +353,10 @@ def _start_member(config, args, reactor, log, host, port, sid=None):
         log.error("server %d cannot listen: %s", sid, e)
         return None
     config.client_port = listening.getHost().port
+    if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
+        listening.stopListening()
+        net.stop()
+        return None
     if _start_http(config, reactor, log, server, peer=peer, admin_fatal=False):
         listening.stopListening()
         net.stop()

@@ -125,6 +125,8 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             cfg.peer_type = value.strip().lower()
         elif key == "standaloneEnabled":
             pass
+        elif _security_key(cfg, key, value):
+            pass
         elif key == "admin.enableServer":
             cfg.admin_enable_server = _bool(value)
         elif key == "admin.serverAddress":
@@ -142,9 +144,92 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
         else:
             log.info("zoo.cfg key %s is not used by zkcompat", raw_key)
     cfg.four_letter_words = ServerConfig.parse_whitelist(whitelist, readonly)
+    if cfg.secure_client_port_address is not None and cfg.secure_client_port is None:
+        raise ConfigError("secureClientPortAddress is set but secureClientPort is not set")
+    check_enforced_auth(cfg)
     if cfg.extended_types and cfg.server_id > 254:
         raise ConfigError("extendedTypesEnabled is true but the server id is larger than 254")
     return cfg
+
+
+_SSL_KEYS = {
+    "secureClientPortAddress": "secure_client_port_address",
+    "ssl.keyStore.location": "ssl_key_store_location",
+    "ssl.keyStore.password": "ssl_key_store_password",
+    "ssl.keyStore.type": "ssl_key_store_type",
+    "ssl.trustStore.location": "ssl_trust_store_location",
+    "ssl.trustStore.password": "ssl_trust_store_password",
+    "ssl.trustStore.type": "ssl_trust_store_type",
+    "ssl.protocol": "ssl_protocol",
+    "SASLAuthenticationProvider.superPassword": "sasl_super_password",
+    "letAnySaslUserDoX": "let_any_sasl_user_do_x",
+    "X509AuthenticationProvider.superUser": "x509_super_user",
+    "sasl.serverconfig": "sasl_login_context",
+}
+
+
+def _security_key(cfg: ServerConfig, key: str, value: str) -> bool:
+    """The TLS client port, authentication providers and SASL keys; False: not one of them."""
+    if key == "secureClientPort":
+        cfg.secure_client_port = _int(key, value)
+    elif key in _SSL_KEYS:
+        setattr(cfg, _SSL_KEYS[key], value)
+    elif key == "ssl.clientAuth":
+        mode = value.lower() or "need"  # X509Util.ClientAuth.fromPropertyValue: empty is NEED
+        if mode not in ("none", "want", "need"):
+            raise ConfigError("ssl.clientAuth: expected none, want or need, not %r" % value)
+        cfg.ssl_client_auth = mode
+    elif key.startswith("authProvider."):
+        cfg.auth_providers = cfg.auth_providers + (value,)
+    elif key == "superUser" or key.startswith("superUser."):
+        cfg.sasl_super_users = cfg.sasl_super_users + (value,)
+    elif key == "allowSaslFailedClients":
+        cfg.allow_sasl_failed_clients = _bool(value)
+    elif key == "enforce.auth.enabled":
+        cfg.enforce_auth_enabled = _bool(value)
+    elif key == "enforce.auth.schemes":
+        cfg.enforce_auth_schemes = tuple(s.strip() for s in value.split(","))
+    elif key == "sessionRequireClientSASLAuth":
+        cfg.session_require_client_sasl_auth = _bool(value)
+    else:
+        return False
+    return True
+
+
+def check_enforced_auth(cfg: ServerConfig) -> None:
+    """AuthenticationHelper.validateConfiguredProperties: every enforced scheme has a provider."""
+    schemes = cfg.enforced_auth_schemes
+    if schemes is None:
+        return
+    if not cfg.enforce_auth_schemes and not cfg.session_require_client_sasl_auth:
+        raise ConfigError("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.")
+    available = {"ip", "digest"}
+    if cfg.sasl_provider_enabled:
+        available.add("sasl")
+    if cfg.secure_client_port is not None:
+        available.add("x509")
+    missing = sorted(schemes - available)
+    if missing:
+        raise ConfigError("Authentication scheme %s is not available." % missing[0])
+
+
+def load_jaas(cfg: ServerConfig, path: str | Path, section: str | None = None) -> None:
+    """Read the DIGEST-MD5 users of a JAAS file's section into ``cfg.sasl_users``.
+
+    The section is ``Server`` unless zoo.cfg names another with ``sasl.serverconfig``
+    (ZooKeeper's system property zookeeper.sasl.serverconfig).
+    """
+    section = section or cfg.sasl_login_context
+    from zkcompat.core.sasl import jaas_digest_users
+
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError("cannot read the JAAS configuration %s: %s" % (path, e))
+    try:
+        cfg.sasl_users = jaas_digest_users(text, section)
+    except ValueError as e:
+        raise ConfigError("%s: %s" % (path, e))
 
 
 def load_config(path: str | Path) -> ServerConfig:

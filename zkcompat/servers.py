@@ -27,6 +27,10 @@ import time
 from pathlib import Path
 
 DEBIAN_JARS = Path("/usr/share/java")
+# what Apache ZooKeeper's Netty connection factory (and so its TLS client port) needs besides zookeeper.jar
+NETTY_JARS = tuple(str(DEBIAN_JARS / ("netty-%s.jar" % n)) for n in (
+    "buffer", "codec", "common", "handler", "resolver", "transport", "transport-native-unix-common",
+    "transport-native-epoll"))
 ZKCLI = Path("/usr/share/zookeeper/bin/zkCli.sh")
 
 
@@ -142,6 +146,7 @@ class RealZooKeeper(_ProcessServer):
         extra_cfg: dict[str, str] | None = None,
         system_properties: dict[str, str] | None = None,
         port: int | None = None,
+        extra_classpath: tuple[str, ...] = (),
         jvm_flags: list[str] | None = None,
     ):
         self.tick_time = tick_time
@@ -155,6 +160,7 @@ class RealZooKeeper(_ProcessServer):
         self.extra_cfg = dict(extra_cfg or {})
         self.system_properties = dict(system_properties or {})
         self.requested_port = port
+        self.extra_classpath = tuple(extra_classpath)
         # tests start many servers: a small heap and C1 only start fastest; the benchmark passes
         # [] for the JVM's defaults, as Debian's zkServer.sh runs it (JAVA_OPTS="")
         self.jvm_flags = list(TEST_JVM_FLAGS if jvm_flags is None else jvm_flags)
@@ -165,7 +171,7 @@ class RealZooKeeper(_ProcessServer):
         return self.workdir / "log" / "zookeeper.log" if self.workdir else None
 
     def start(self, timeout: float = 60.0) -> RealZooKeeper:
-        classpath = ensure_real_zookeeper_installed()
+        classpath = os.pathsep.join([ensure_real_zookeeper_installed(), *self.extra_classpath])
         self.workdir = Path(tempfile.mkdtemp(prefix="realzk-"))
         data = self.workdir / "data"
         logdir = self.workdir / "log"
@@ -248,9 +254,12 @@ class ZkcompatProcess(_ProcessServer):
         self.env = env
         self.workdir: Path | None = None
         self.stderr_path: Path | None = None
+        self.secure_port = 0  # the TLS client port, when the config has secureClientPort
+        self._stdout = b""
 
     def start(self, timeout: float = 30.0) -> ZkcompatProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="zkcompat-"))
+        self._stdout = b""
         cmd = [sys.executable, "-m", "zkcompat", "serve", "--host", self.host, "--port", str(self.requested_port),
                "--print-port"]
         # like RealZooKeeper: no AdminServer on port 8080 unless the test's config asks for one
@@ -274,6 +283,8 @@ class ZkcompatProcess(_ProcessServer):
         line = self._readline(timeout)
         try:
             self.port = int(line.strip())
+            if "secureClientPort" in self.config:  # --print-port then prints the TLS port
+                self.secure_port = int(self._readline(timeout).strip())
         except ValueError:
             self.stop()
             raise ServerStartError("zkcompat serve printed %r instead of its port; see %s" % (line, self.stderr_path))
@@ -283,12 +294,26 @@ class ZkcompatProcess(_ProcessServer):
         import selectors
 
         assert self.proc is not None and self.proc.stdout is not None
+        # read the pipe ourselves: a buffered readline could swallow the next line, which a
+        # select() on the pipe would then wait for in vain (--print-port may print two lines)
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
         sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        if not sel.select(timeout):
-            self.kill()
-            raise ServerStartError("zkcompat serve did not report its port within %.0fs" % timeout)
-        return self.proc.stdout.readline().decode()
+        sel.register(fd, selectors.EVENT_READ)
+        try:
+            while b"\n" not in self._stdout:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self.kill()
+                    raise ServerStartError("zkcompat serve did not report its port within %.0fs" % timeout)
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break  # the process ended: what is left (maybe nothing) is the answer
+                self._stdout += chunk
+        finally:
+            sel.close()
+        line, _, self._stdout = self._stdout.partition(b"\n")
+        return line.decode()
 
     def stop(self) -> None:
         self._terminate()

@@ -15,6 +15,14 @@ ZooKeeper would make it see:
   sessions live on and clients reconnect);
 - ``reject_connections(True)`` refuses new connections until turned off.
 
+Security, configured as for ``zkcompat serve``: ``secure_client_port=0`` with
+``ssl_key_store_location`` (a PEM file: key and certificate chain),
+``ssl_trust_store_location`` (PEM CA certificates) and ``ssl_client_auth``
+opens a TLS client port as well (``server.secure_port``, ``secure_hosts``);
+``jaas=PATH`` (a JAAS file's ``Server`` section) or ``sasl_users={name: password}``
+enables SASL DIGEST-MD5, and ``auth_providers=(SASL_AUTH_PROVIDER_CLASS,)`` the
+``sasl`` ACL scheme, as ``authProvider.1=...SASLAuthenticationProvider`` does.
+
 The AdminServer and Prometheus ``/metrics`` are off unless asked for:
 ``EmbeddedServer(admin_port=0, metrics_port=0)`` serves them on free loopback
 ports, reported as ``admin_port`` / ``metrics_port`` (``admin_url`` and
@@ -74,15 +82,22 @@ class EmbeddedServer:
     """A standalone zkcompat server in this process, on a free loopback port."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, config: ServerConfig | None = None,
-                 admin_port: int | None = None, metrics_port: int | None = None, **settings):
+                 jaas: str | None = None, admin_port: int | None = None, metrics_port: int | None = None,
+                 **settings):
         if config is None:
             config = ServerConfig(four_letter_words=frozenset(FOUR_LETTER_WORDS), **settings)
         elif settings:
             raise TypeError("give either config or settings, not both")
+        if jaas is not None:
+            from zkcompat.config import load_jaas
+
+            load_jaas(config, jaas)
         self.config = config
         self.host = host
         self.requested_port = port
         self.port = 0
+        self.secure_port = 0  # the bound TLS client port, when secure_client_port is set (0: any free port)
+        self._secure_listening = None
         self.server = None
         self._listening = None
         self._reactor = None
@@ -98,6 +113,11 @@ class EmbeddedServer:
     @property
     def hosts(self) -> str:
         return "%s:%d" % (self.host, self.port)
+
+    @property
+    def secure_hosts(self) -> str:
+        """host:port of the TLS client port (``secure_client_port`` and ``ssl_*`` settings)."""
+        return "%s:%d" % (self.host, self.secure_port)
 
     @property
     def admin_url(self) -> str:
@@ -139,6 +159,16 @@ class EmbeddedServer:
         self._listening = reactor.listenTCP(self.requested_port, factory, interface=self.host)
         self.port = self._listening.getHost().port
         self.config.client_port = self.port
+        if self.config.secure_client_port is not None:
+            from zkcompat.net.tls import listen_secure
+
+            try:
+                self._secure_listening = listen_secure(reactor, self.config, factory,
+                                                       interface=self.config.secure_client_port_address or self.host)
+            except Exception:
+                self.stop_in_reactor()
+                raise
+            self.secure_port = self.config.secure_client_port = self._secure_listening.getHost().port
         if self.requested_admin_port is not None:
             from zkcompat.net.admin import listen_admin
 
@@ -159,11 +189,14 @@ class EmbeddedServer:
 
     def stop_in_reactor(self):
         listening, self._listening = self._listening, None
+        secure, self._secure_listening = self._secure_listening, None
         server, self.server = self.server, None
         if server is not None:
             server.stop()
             server.flush()
         ports, self._http_listening = self._http_listening, []
+        if secure is not None:
+            ports.insert(0, secure)
         if listening is not None:
             ports.insert(0, listening)
         if not ports:

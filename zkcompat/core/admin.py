@@ -125,8 +125,8 @@ def server_stats(server, peer=None) -> dict:
 def stats(server, peer=None) -> dict:
     """stats (stat): server_stats plus the brief connection list."""
     out = server_stats(server, peer)
-    out["connections"] = [connection_info(c, brief=True) for c in server.connections]
-    out["secure_connections"] = []
+    out["connections"] = [connection_info(c, brief=True) for c in server.connections if not c.secure]
+    out["secure_connections"] = [connection_info(c, brief=True) for c in server.connections if c.secure]
     return out
 
 
@@ -153,8 +153,8 @@ def configuration(server, peer=None) -> dict:
 
 def connections(server, peer=None) -> dict:
     return {
-        "connections": [connection_info(c, brief=False) for c in server.connections],
-        "secure_connections": [],
+        "connections": [connection_info(c, brief=False) for c in server.connections if not c.secure],
+        "secure_connections": [connection_info(c, brief=False) for c in server.connections if c.secure],
     }
 
 

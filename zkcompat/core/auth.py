@@ -10,6 +10,10 @@ PrepRequestProcessor.fixupACL:
 - an ACL entry grants ``perm`` when ``acl.perms & perm`` is non-zero and its id
   is world:anyone or matches one of the connection's ids of the same scheme;
   a ``super`` id bypasses every check; an empty or missing ACL allows all;
+- ``sasl`` (SASLAuthenticationProvider, when zoo.cfg names it in ``authProvider.N``)
+  and ``x509`` (X509AuthenticationProvider, when a secure client port is
+  configured) are ids the connection gains from a SASL exchange or a verified
+  TLS client certificate, never from an AuthPacket;
 - on create/setACL the ``auth`` scheme expands to every authenticated id of the
   caller (ip is not "authenticated"), duplicates are dropped, and an unknown
   scheme or an invalid id is INVALIDACL.
@@ -150,6 +154,78 @@ class DigestAuthProvider:
         return parts[0] if parts else ""
 
 
+class SaslAuthProvider:
+    """SASLAuthenticationProvider: ``sasl:<authorized id>`` ids, set by the SASL exchange (opcode 102).
+
+    ZooKeeper registers it only when configured (``authProvider.N=...SASLAuthenticationProvider``);
+    without it a ``sasl`` ACL is INVALIDACL and whoAmI shows the sasl id with an empty user.
+    """
+
+    scheme = "sasl"
+
+    def __init__(self, let_any_sasl_user_do_x: str | None = None):
+        self.let_any_sasl_user_do_x = let_any_sasl_user_do_x
+
+    def handle_authentication(self, remote_ip: str, auth_data: bytes) -> list[tuple[str, str]] | None:
+        return None  # an AuthPacket with scheme sasl: SASL is negotiated with opcode 102 instead
+
+    def is_valid(self, acl_id: str) -> bool:
+        # KerberosName(id) must not throw: a name with '@' must be name[/host]@realm
+        return "@" not in acl_id or _KERBEROS_NAME.match(acl_id) is not None
+
+    def matches(self, auth_id: str, acl_expr: str) -> bool:
+        if auth_id == "super" or auth_id == acl_expr:
+            return True
+        return self.let_any_sasl_user_do_x is not None and acl_expr == self.let_any_sasl_user_do_x
+
+    def is_authenticated(self) -> bool:
+        return True
+
+    def user_name(self, auth_id: str) -> str:
+        return auth_id
+
+
+class X509AuthProvider:
+    """X509AuthenticationProvider: ``x509:<subject DN, RFC 2253>`` ids of TLS clients with a trusted certificate.
+
+    ZooKeeper registers it when a secure client port is configured (QuorumPeerConfig.configureSSLAuth);
+    the edge hands the core the certificate's subject after the handshake (``Connection.add_x509_identity``).
+    """
+
+    scheme = "x509"
+
+    def __init__(self, super_user: str | None = None):
+        self.super_user = super_user
+
+    def handle_authentication(self, remote_ip: str, auth_data: bytes) -> list[tuple[str, str]] | None:
+        return None  # only a TLS handshake authenticates; an AuthPacket with scheme x509 fails
+
+    def is_valid(self, acl_id: str) -> bool:
+        # new X500Principal(id) must parse: type=value pairs separated by ',', ';' or '+'
+        if not acl_id.strip():
+            return True
+        for part in _DN_SEPARATOR.split(acl_id):
+            attr, eq, _value = part.partition("=")
+            if not eq or not _DN_ATTRIBUTE.match(attr.strip()):
+                return False
+        return True
+
+    def matches(self, auth_id: str, acl_expr: str) -> bool:
+        return auth_id == acl_expr or (self.super_user is not None and auth_id == self.super_user)
+
+    def is_authenticated(self) -> bool:
+        return True
+
+    def user_name(self, auth_id: str) -> str:
+        return auth_id
+
+
+_DN_SEPARATOR = re.compile(r"(?<!\\)[,;+]")
+_DN_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z|(?:OID\.)?[0-9]+(?:\.[0-9]+)*\Z")
+_KERBEROS_NAME = re.compile(r"([^/@]*)(/([^/@]*))?@([^/@]*)\Z")
+SASL_AUTH_PROVIDER_CLASS = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+
+
 class AuthIds:
     """A connection's authenticated ids, iterated as ZooKeeper's ConcurrentHashMap would."""
 
@@ -176,11 +252,16 @@ class AuthIds:
 class AuthRegistry:
     """The providers of one server and the ACL rules that use them."""
 
-    def __init__(self, super_digest: str | None = None, skip_acl: bool = False):
+    def __init__(self, super_digest: str | None = None, skip_acl: bool = False, sasl: bool = False,
+                 let_any_sasl_user_do_x: str | None = None, x509: bool = False, x509_super_user: str | None = None):
         self.providers = {
             "ip": IpAuthProvider(),
             "digest": DigestAuthProvider(super_digest),
         }
+        if sasl:
+            self.providers["sasl"] = SaslAuthProvider(let_any_sasl_user_do_x)
+        if x509:
+            self.providers["x509"] = X509AuthProvider(x509_super_user)
         self.skip_acl = skip_acl
 
     def check(self, acl: list | None, perm: int, ids: AuthIds) -> bool:

@@ -77,6 +77,34 @@ class ServerConfig:
     init_limit: int = 10
     sync_limit: int = 5
     peer_type: str = "participant"
+    # authentication providers beyond ip and digest (zoo.cfg authProvider.N class names)
+    auth_providers: tuple = ()
+    # SASL (opcode 102): the DIGEST-MD5 users of the JAAS Server section; None: no JAAS
+    # configuration, so the server has no SASL mechanism (ZooKeeper's saslServer is null)
+    sasl_users: dict | None = None
+    sasl_login_context: str = "Server"  # zookeeper.sasl.serverconfig: the JAAS section to read
+    sasl_super_users: tuple = ()  # zookeeper.superUser[.N]
+    sasl_super_password: str | None = None  # zookeeper.SASLAuthenticationProvider.superPassword
+    allow_sasl_failed_clients: bool = False  # zookeeper.allowSaslFailedClients
+    let_any_sasl_user_do_x: str | None = None  # zookeeper.letAnySaslUserDoX
+    # AuthenticationHelper: a connection without an id of these schemes is closed at its first request
+    enforce_auth_enabled: bool = False  # zookeeper.enforce.auth.enabled
+    enforce_auth_schemes: tuple = ()  # zookeeper.enforce.auth.schemes
+    session_require_client_sasl_auth: bool = False  # zookeeper.sessionRequireClientSASLAuth: enforce sasl
+    # the TLS client port (zoo.cfg secureClientPort, ssl.*): read by zkcompat.net.tls only.
+    # The key store is a PEM file holding the private key and its certificate chain, the
+    # trust store a PEM file of CA certificates (ssl.keyStore.type=PEM in ZooKeeper 3.8).
+    secure_client_port: int | None = None
+    secure_client_port_address: str | None = None
+    ssl_key_store_location: str | None = None
+    ssl_key_store_password: str | None = None
+    ssl_key_store_type: str | None = None
+    ssl_trust_store_location: str | None = None
+    ssl_trust_store_password: str | None = None
+    ssl_trust_store_type: str | None = None
+    ssl_client_auth: str = "need"  # none | want | need (X509Util.ClientAuth, default NEED)
+    ssl_protocol: str = "TLSv1.2"  # X509Util.DEFAULT_PROTOCOL
+    x509_super_user: str | None = None  # zookeeper.X509AuthenticationProvider.superUser
     # AdminServer (admin.*): JSON commands over HTTP, on by default as in ZooKeeper
     admin_enable_server: bool = True
     admin_server_address: str = "0.0.0.0"
@@ -88,6 +116,19 @@ class ServerConfig:
     metrics_http_port: int = 7000
     # the zoo.cfg text the server started from (AdminServer initial_configuration)
     initial_config: str | None = None
+
+    @property
+    def enforced_auth_schemes(self) -> frozenset | None:
+        """The schemes a connection needs before its requests are served; None: not enforced."""
+        if self.session_require_client_sasl_auth:
+            return frozenset({"sasl"})
+        if self.enforce_auth_enabled:
+            return frozenset(self.enforce_auth_schemes)
+        return None
+
+    @property
+    def sasl_provider_enabled(self) -> bool:
+        return "org.apache.zookeeper.server.auth.SASLAuthenticationProvider" in self.auth_providers
 
     @property
     def prometheus_enabled(self) -> bool:

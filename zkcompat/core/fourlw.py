@@ -193,7 +193,7 @@ def _conf(server) -> str:
     cfg = server.config
     lines = [
         ("clientPort", cfg.client_port),
-        ("secureClientPort", -1),
+        ("secureClientPort", cfg.secure_client_port if cfg.secure_client_port is not None else -1),
         ("dataDir", cfg.data_dir or "(in memory)"),
         ("dataDirSize", 0),
         ("dataLogDir", cfg.data_log_dir or cfg.data_dir or "(in memory)"),

@@ -28,6 +28,7 @@ connection.  Container and TTL reaping are deleteContainer txns.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 from collections import deque
 from typing import Callable
@@ -70,6 +71,7 @@ from protocol.records import (
 )
 
 from .auth import AuthIds, AuthRegistry
+from .sasl import DigestMD5Server, SaslCrash, SaslError
 from .clock import Clock
 from .config import ServerConfig
 from .errors import KeeperError
@@ -226,6 +228,8 @@ class Connection:
         self.old_client = False
         self.read_only = False
         self.auth = AuthIds([("ip", remote_ip)])
+        self.sasl = None  # this connection's SASL mechanism, made by the first SASL packet
+        self.secure = False  # set by the edge for the TLS client port (AdminServer's secure_connections)
         self.pending: deque[Request] = deque()
         self.held: list[bytes] = []
         self.out: list[bytes] = []
@@ -424,6 +428,8 @@ class Connection:
         if t == OpCode.SASL:
             self._sasl(xid, frame[8:])
             return
+        if server.enforced_auth is not None and not self._authenticated_enough(xid):
+            return
         now = server.clock.now_ms()
         if not server.sessions.touch(self.session_id, self.session_timeout, now):
             log.debug("dropping request of closed session 0x%x", self.session_id & (2**64 - 1))
@@ -487,18 +493,75 @@ class Connection:
                  packet.scheme, self.remote_ip, self.remote_port)
         self.send_reply(xid, 0, Err.OK)
 
+    def _authenticated_enough(self, xid: int) -> bool:
+        """AuthenticationHelper.enforceAuthentication: without an id of an enforced scheme, close."""
+        enforced = self.server.enforced_auth
+        if any(scheme in enforced for scheme, _ in self.auth):
+            return True
+        log.error("Client authentication scheme(s) %s does not match with any of the expected authentication "
+                  "scheme %s, closing session.", [s for s, _ in self.auth], sorted(enforced))
+        self.send_reply(xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH)
+        self.close_after_send()
+        return False
+
     def _sasl(self, xid: int, body: bytes) -> None:
+        """ZooKeeperServer.processSasl: one token of a SASL exchange (zkcompat.core.sasl)."""
+        server = self.server
         try:
-            GetSASLRequest.decode(body, 0)
+            token = GetSASLRequest.decode(body, 0)[0].token or b""
         except JuteError:
             log.warning("closing %s:%d: malformed GetSASLRequest", self.remote_ip, self.remote_port)
             self.abort()
             return
-        # No SASL mechanism is configured: ZooKeeper's saslServer is null, the exchange
-        # logs an error and the client gets OK with a null token (processSasl).
-        log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
-                  self.session_id & (2**64 - 1))
-        self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
+        if server.config.sasl_users is None:
+            # No SASL mechanism is configured: ZooKeeper's saslServer is null, the exchange
+            # logs an error and the client gets OK with a null token.
+            log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
+                      self.session_id & (2**64 - 1))
+            self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
+            return
+        if self.sasl is None:
+            self.sasl = server.new_sasl_server()
+        try:
+            reply = self.sasl.evaluate(token)
+        except SaslCrash as e:
+            log.warning("closing %s:%d: SASL token: %s", self.remote_ip, self.remote_port, e)
+            self.abort()
+            return
+        except SaslError as e:
+            log.warning("Client /%s:%d failed to SASL authenticate: %s", self.remote_ip, self.remote_port, e)
+            sasl_required = server.enforced_auth is not None and "sasl" in server.enforced_auth
+            if sasl_required or not server.config.allow_sasl_failed_clients:
+                log.warning("Closing client connection due to SASL authentication failure.")
+                err = Err.SESSIONCLOSEDREQUIRESASLAUTH if sasl_required else Err.AUTHFAILED
+                self.send_reply(xid, 0, err, b"\xff\xff\xff\xff")
+                self.close_after_send()
+                return
+            log.warning("Maintaining client connection despite SASL authentication failure.")
+            reply = None
+        else:
+            if self.sasl.complete and self.sasl.authorization_id is not None:
+                ident = self.sasl.authorization_id
+                log.info("Session 0x%x: adding SASL authorization for authorizationID: %s",
+                         self.session_id & (2**64 - 1), ident)
+                self.auth.add("sasl", ident)
+                if ident in server.config.sasl_super_users:
+                    self.auth.add("super", "")
+                    log.info("Session 0x%x: Authenticated Id '%s' as super user", self.session_id & (2**64 - 1),
+                             ident)
+        body = b"\xff\xff\xff\xff" if reply is None else _LEN.pack(len(reply)) + reply
+        self.send_reply(xid, 0, Err.OK, body)
+
+    def add_x509_identity(self, client_id: str) -> None:
+        """X509AuthenticationProvider.handleAuthentication: the edge saw a trusted client certificate."""
+        provider = self.server.auth.providers.get("x509")
+        if provider is None:
+            return
+        if client_id == provider.super_user:
+            self.auth.add("super", client_id)
+            log.info("Authenticated Id '%s' as super user", client_id)
+        self.auth.add("x509", client_id)
+        log.info("Authenticated Id '%s' for Scheme 'x509'", client_id)
 
     def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
         latency = now_ms - req.start_ms
@@ -522,7 +585,11 @@ class ZooKeeperServer:
         self.tree = DataTree(self._deliver, extended_types=config.extended_types)
         # a standalone server numbers its sessions as server 1 (ZooKeeperServer.createSessionTrackerServerId)
         self.sessions = SessionTracker(config.server_id or 1, config.tick_time_ms, clock.now_ms())
-        self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl)
+        self.auth = AuthRegistry(config.super_digest, skip_acl=config.skip_acl, sasl=config.sasl_provider_enabled,
+                                 let_any_sasl_user_do_x=config.let_any_sasl_user_do_x,
+                                 x509=config.secure_client_port is not None, x509_super_user=config.x509_super_user)
+        self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
+        self.enforced_auth = config.enforced_auth_schemes  # None, or the schemes a connection must have
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
                          reconfig_enabled=config.reconfig_enabled)
         self.log = txn_log or InMemoryTxnLog()
@@ -597,6 +664,11 @@ class ZooKeeperServer:
         conn = Connection(self, transport, remote_ip, remote_port)
         self.connections[conn] = None
         return conn
+
+    def new_sasl_server(self) -> DigestMD5Server:
+        """A connection's SASL mechanism (ZooKeeperSaslServer): DIGEST-MD5 with the JAAS users."""
+        return DigestMD5Server(self.config.sasl_users or {}, self.sasl_nonce_source,
+                               super_password=self.config.sasl_super_password)
 
     def _connection_closed(self, conn: Connection) -> None:
         self.connections.pop(conn, None)

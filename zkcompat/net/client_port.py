@@ -12,7 +12,8 @@ import logging
 import time
 
 from twisted.internet import protocol, tcp
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IHandshakeListener, IReactorTime, ISSLTransport
+from zope.interface import implementer
 
 from zkcompat.core.server import ZooKeeperServer
 
@@ -68,6 +69,7 @@ class _CoreTransport:
         self.transport.loseConnection()
 
 
+@implementer(IHandshakeListener)
 class ClientProtocol(protocol.Protocol):
     conn = None
 
@@ -83,6 +85,8 @@ class ClientProtocol(protocol.Protocol):
         self.conn = server.connection_made(_CoreTransport(self.transport), host, port)
         if self.conn is None:
             self.transport.abortConnection()
+        elif ISSLTransport.providedBy(self.transport):
+            self.conn.secure = True
 
     def dataReceived(self, data):
         conn = self.conn
@@ -90,6 +94,17 @@ class ClientProtocol(protocol.Protocol):
             return
         conn.data_received(data)
         self.factory.server.flush()
+
+    def handshakeCompleted(self):
+        """TLS (the secure client port): a verified client certificate becomes an x509 id."""
+        conn = self.conn
+        if conn is None:
+            return
+        from zkcompat.net.tls import client_id
+
+        ident = client_id(self.transport)
+        if ident is not None:
+            conn.add_x509_identity(ident)
 
     def connectionLost(self, reason=protocol.connectionDone):
         conn = self.conn

@@ -83,6 +83,10 @@ def _specs(read_procs: int) -> list[Spec]:
         Spec("set", "durable setData 32x16", workload="set"),
         Spec("create", "durable create 32x16", workload="create"),
         Spec("set-1x1", "durable setData 1x1", workload="set", clients=1, depth=1, metrics=[ops, p50]),
+        # group commit: 32 clients each waiting on its reply against one client
+        Spec("set-32x1", "durable setData 32x1", workload="set", depth=1),
+        Spec("create-1x1", "durable create 1x1", workload="create", clients=1, depth=1),
+        Spec("create-32x1", "durable create 32x1", workload="create", depth=1),
         Spec("set-nosync", "setData 32x16 forceSync=no", workload="set", phase="nosync"),
         Spec("create-nosync", "create 32x16 forceSync=no", workload="create", phase="nosync"),
         Spec("idle-cpu", "idle sessions CPU", kind="idle", metrics=[Metric("cpu_pct", "% core", LOWER)]),

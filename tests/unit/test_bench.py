@@ -154,8 +154,10 @@ def test_compare_result_is_json_serialisable():
 
 def test_default_workloads_are_the_performance_targets():
     defaults = [s.key for s in bench_compare.SPECS if s.default]
-    assert defaults == ["get", "exists", "get-1x1", "set", "create", "set-1x1", "set-nosync", "create-nosync",
-                        "idle-cpu", "get-p99-at-rate"]
+    assert defaults == ["get", "exists", "get-1x1", "set", "create", "set-1x1", "set-32x1", "create-1x1",
+                        "create-32x1", "set-nosync", "create-nosync", "idle-cpu", "get-p99-at-rate"]
+    assert (specs_depth := {s.key: (s.clients, s.depth) for s in bench_compare.SPECS})["create-32x1"] == (32, 1)
+    assert specs_depth["create-1x1"] == (1, 1) and specs_depth["set-32x1"] == (32, 1)
     specs = {s.key: s for s in bench_compare.SPECS}
     assert (specs["get"].clients, specs["get"].depth, specs["get"].value_size) == (32, 16, 1024)
     assert (specs["get-1x1"].clients, specs["get-1x1"].depth) == (1, 1)

@@ -591,7 +591,8 @@ class ZooKeeperServer:
         self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
         self.enforced_auth = config.enforced_auth_schemes  # None, or the schemes a connection must have
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
-                         reconfig_enabled=config.reconfig_enabled)
+                         reconfig_enabled=config.reconfig_enabled,
+                         enforce_quota=config.enforce_quota)
         self.log = txn_log or InMemoryTxnLog()
         self.stats = ServerStats(clock)
         self.op_latency = OpLatency()  # per-opcode latency histogram (Prometheus /metrics)
@@ -625,7 +626,8 @@ class ZooKeeperServer:
         tree.set_deliver(self._deliver)
         self.tree = tree
         self.prep = Prep(tree, self.sessions, self.auth, extended_types=self.config.extended_types,
-                         reconfig_enabled=self.config.reconfig_enabled)
+                         reconfig_enabled=self.config.reconfig_enabled,
+                         enforce_quota=self.config.enforce_quota)
         now = self.clock.now_ms()
         for sid, timeout in sessions.items():
             self.sessions.add(sid, timeout, now)
@@ -637,6 +639,8 @@ class ZooKeeperServer:
 
     def start(self) -> None:
         self.running = True
+        if self.config.enforce_quota:
+            log.info("zookeeper.enforceQuota = true, Quota Enforce enables")
         self._schedule_containers()
 
     def stop(self) -> None:

@@ -275,7 +275,8 @@ class QuorumPeer:
         for conn in list(server.connections):
             conn.abort()
         server.prep = Prep(server.tree, server.sessions, server.auth, extended_types=server.config.extended_types,
-                           reconfig_enabled=server.config.reconfig_enabled)
+                           reconfig_enabled=server.config.reconfig_enabled,
+                           enforce_quota=server.config.enforce_quota)
         server.flush()
         self._set_state(ServerState.LOOKING)
         self.election.start(self.last_logged_zxid, self.store.current_epoch)
@@ -476,7 +477,8 @@ class QuorumPeer:
             self._apply(hdr, txn)
         self.uncommitted = []
         server.prep = Prep(server.tree, server.sessions, server.auth, extended_types=server.config.extended_types,
-                           reconfig_enabled=server.config.reconfig_enabled)
+                           reconfig_enabled=server.config.reconfig_enabled,
+                           enforce_quota=server.config.enforce_quota)
         server.prep.last_zxid = make_zxid(self._epoch, 0)
         server.log = _LeaderLog(self)
         server.forwarder = None

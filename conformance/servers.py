@@ -40,7 +40,9 @@ SETTINGS = {
 }
 
 
-def real_server() -> RealZooKeeper:
+def real_server(extra: dict[str, str] | None = None) -> RealZooKeeper:
+    """``extra``: zoo.cfg keys on top of SETTINGS; Apache ZooKeeper turns keys it does not know
+    (``enforceQuota``) into ``zookeeper.<key>`` system properties."""
     s = SETTINGS
     return RealZooKeeper(
         tick_time=int(s["tickTime"]),
@@ -50,18 +52,19 @@ def real_server() -> RealZooKeeper:
         super_digest=s["DigestAuthenticationProvider.superDigest"],
         jute_maxbuffer=int(s["jute.maxbuffer"]),
         four_letter_words=s["4lw.commands.whitelist"],
-        extra_cfg={"forceSync": s["forceSync"]},
+        extra_cfg={"forceSync": s["forceSync"], **(extra or {})},
         system_properties={"znode.container.checkIntervalMs": s["znode.container.checkIntervalMs"]},
     )
 
 
-def zkcompat_server() -> ZkcompatProcess:
-    return ZkcompatProcess(config=dict(SETTINGS))
+def zkcompat_server(extra: dict[str, str] | None = None) -> ZkcompatProcess:
+    return ZkcompatProcess(config={**SETTINGS, **(extra or {})})
 
 
-def make_server(kind: str):
+def make_server(kind: str, extra: dict[str, str] | None = None):
+    """A server of ``kind`` configured with SETTINGS plus the zoo.cfg keys in ``extra``."""
     if kind == "real":
-        return real_server()
+        return real_server(extra)
     if kind == "zkcompat":
-        return zkcompat_server()
+        return zkcompat_server(extra)
     raise ValueError("unknown server kind %r (real or zkcompat)" % kind)

@@ -20,7 +20,7 @@ QUOTA_LOGGER = "zkcompat.quota"
 
 def quota_server(limits: bytes, *, enforce=True, root="/app"):
     """A server with ``root`` under a quota whose zookeeper_limits node holds ``limits`` (zkCli's writes)."""
-    server, clock = make_server(enforce_quota=enforce)
+    server, _clock = make_server(enforce_quota=enforce)
     c = CoreClient(server).connect()
     assert c.create(root)[0] == 0
     q = "/zookeeper/quota"
@@ -29,7 +29,7 @@ def quota_server(limits: bytes, *, enforce=True, root="/app"):
         assert c.create(q, None)[0] == 0
     assert c.create(q + "/zookeeper_limits", limits)[0] == 0
     assert c.create(q + "/zookeeper_stats", b"count=0,bytes=0")[0] == 0
-    return server, clock, c
+    return server, c
 
 
 def stats(c, root="/app") -> bytes:
@@ -81,7 +81,7 @@ def test_stats_track_rejects_what_java_throws_on(data):
 def test_count_hard_limit_refuses_the_create_past_it():
     """countHardLimit=3 (the quota's root counts): the third child is refused with QUOTAEXCEEDED,
     consumes a zxid, and changes neither the tree nor the stats."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=3")
+    server, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=3")
     assert c.create("/app/a", b"x")[0] == 0
     assert c.create("/app/b", b"x")[0] == 0
     zxid_before = server.tree.last_processed_zxid
@@ -98,7 +98,7 @@ def test_count_hard_limit_refuses_the_create_past_it():
 
 def test_byte_hard_limit_on_create_and_set_data():
     """byteHardLimit=10: growth past it refused; same size, shrinking and null data are not checked."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=10")
+    _, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=10")
     assert c.create("/app/a", b"123456")[0] == 0
     assert c.create("/app/b", b"12345")[0] == Err.QUOTAEXCEEDED
     assert c.create("/app/b", b"1234")[0] == 0
@@ -113,7 +113,7 @@ def test_byte_hard_limit_on_create_and_set_data():
 
 def test_set_data_while_over_the_limit_is_refused_even_when_it_shrinks():
     """ZooKeeper compares usage + difference with the limit: already over it, a smaller setData still fails."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1")
+    _, c = quota_server(b"count=-1,bytes=-1")
     c.create("/app/a", b"0123456789")
     assert c.set_data("/zookeeper/quota/app/zookeeper_limits", b"count=-1,bytes=-1=;byteHardLimit=5")[0] == 0
     assert c.set_data("/app/a", b"012345678")[0] == Err.QUOTAEXCEEDED
@@ -123,16 +123,16 @@ def test_set_data_while_over_the_limit_is_refused_even_when_it_shrinks():
 
 def test_hard_limit_replaces_the_soft_one():
     """With countHardLimit set, the soft count is ignored whether lower or higher."""
-    server, clock, c = quota_server(b"count=1,bytes=-1=;countHardLimit=3")
+    _, c = quota_server(b"count=1,bytes=-1=;countHardLimit=3")
     assert [c.create("/app/n%d" % i)[0] for i in range(3)] == [0, 0, Err.QUOTAEXCEEDED]
-    server, clock, c = quota_server(b"count=10,bytes=-1=;countHardLimit=2")
+    _, c = quota_server(b"count=10,bytes=-1=;countHardLimit=2")
     assert [c.create("/app/n%d" % i)[0] for i in range(2)] == [0, Err.QUOTAEXCEEDED]
 
 
 def test_soft_limits_never_refuse_and_log_each_new_overrun(caplog):
     """Soft limits (the pre-3.7 'count=..,bytes=..' format) only log; each distinct message at once."""
     caplog.set_level(logging.WARNING, logger=QUOTA_LOGGER)
-    server, clock, c = quota_server(b"count=2,bytes=4")
+    _, c = quota_server(b"count=2,bytes=4")
     assert [c.create("/app/n%d" % i, b"abc")[0] for i in range(3)] == [0, 0, 0]
     assert stats(c) == b"count=4,bytes=9"
     assert quota_lines(caplog) == [
@@ -146,7 +146,7 @@ def test_soft_limits_never_refuse_and_log_each_new_overrun(caplog):
 def test_hard_limit_log_line_is_zookeepers(caplog):
     """The line real ZooKeeper 3.8 logs for a refused create (its RateLogger's first occurrence)."""
     caplog.set_level(logging.WARNING, logger=QUOTA_LOGGER)
-    server, clock, c = quota_server(b"count=2,bytes=-1=;countHardLimit=3", root="/a")
+    _, c = quota_server(b"count=2,bytes=-1=;countHardLimit=3", root="/a")
     assert [c.create("/a/n%d" % i, b"xx")[0] for i in range(3)] == [0, 0, Err.QUOTAEXCEEDED]
     assert quota_lines(caplog) == ["Message:Quota exceeded: /a [current count=4, hardCountLimit=3] Value:null"]
 
@@ -154,7 +154,7 @@ def test_hard_limit_log_line_is_zookeepers(caplog):
 def test_without_enforcement_nothing_is_refused_or_logged(caplog):
     """enforceQuota off (the default): hard limits are only accounted; 3.7+ logs nothing either."""
     caplog.set_level(logging.DEBUG, logger=QUOTA_LOGGER)
-    server, clock, c = quota_server(b"count=1,bytes=1=;byteHardLimit=1;countHardLimit=1", enforce=False)
+    server, c = quota_server(b"count=1,bytes=1=;byteHardLimit=1;countHardLimit=1", enforce=False)
     assert server.prep.quota is None
     assert [c.create("/app/n%d" % i, b"abc")[0] for i in range(3)] == [0, 0, 0]
     assert c.set_data("/app/n0", b"abcdef")[0] == 0
@@ -164,7 +164,7 @@ def test_without_enforcement_nothing_is_refused_or_logged(caplog):
 
 def test_multi_fails_at_the_op_over_the_limit_and_applies_nothing():
     """In a multi the op over a hard limit gets QUOTAEXCEEDED, earlier ops OK, later RUNTIMEINCONSISTENCY."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=8;countHardLimit=3")
+    _, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=8;countHardLimit=3")
     c.create("/app/a", b"1234")
     c.create("/app/b", b"1")
     r, results = c.multi([
@@ -183,18 +183,19 @@ def test_multi_fails_at_the_op_over_the_limit_and_applies_nothing():
 def test_ops_of_one_multi_do_not_count_against_each_other():
     """The check reads the applied stats (ZooKeeperServer.checkQuota reads the DataTree), so two creates
     in one multi that each fit alone both pass, and the quota ends over its hard limit."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=2")
+    _, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=2")
     r, results = c.multi([
         (OpCode.CREATE, records.CreateRequest("/app/a", b"", OPEN, 0)),
         (OpCode.CREATE, records.CreateRequest("/app/b", b"", OPEN, 0)),
     ])
+    assert r.err == 0
     assert [t for t, _ in results] == [OpCode.CREATE, OpCode.CREATE]
     assert stats(c) == b"count=3,bytes=0"
 
 
 def test_pipelined_writes_are_checked_against_the_applied_tree():
     """Prep does not count in-flight writes: two creates prepared before either applies both pass."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=2")
+    server, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=2")
     prep = server.prep
     body = records.CreateRequest("/app/a", b"", OPEN, 0).to_bytes()
     first = prep.prepare(OpCode.CREATE, c.session_id, 100, body, c.conn.auth, 0)
@@ -213,7 +214,7 @@ def test_pipelined_writes_are_checked_against_the_applied_tree():
 
 def test_set_data_difference_uses_the_in_flight_data():
     """setData's byte difference is taken from the node as in-flight writes leave it (the change record)."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=10")
+    server, c = quota_server(b"count=-1,bytes=-1=;byteHardLimit=10")
     c.create("/app/a", b"12345")  # usage 5
     prep = server.prep
     grow = prep.prepare(OpCode.SET_DATA, c.session_id, 100,
@@ -230,7 +231,7 @@ def test_set_data_difference_uses_the_in_flight_data():
 
 def test_nested_quotas_only_the_deepest_counts():
     """A path under two quotas is checked and counted against the deepest one only."""
-    server, clock, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=3")
+    _, c = quota_server(b"count=-1,bytes=-1=;countHardLimit=3")
     c.create("/app/sub")
     c.create("/zookeeper/quota/app/sub", None)
     c.create("/zookeeper/quota/app/sub/zookeeper_limits", b"count=-1,bytes=-1=;countHardLimit=2")
@@ -250,7 +251,7 @@ def test_nested_quotas_only_the_deepest_counts():
 def test_malformed_limits_fail_the_write_with_marshalling_error(caplog):
     """A limits node StatsTrack cannot parse: the create or the whole multi is MARSHALLINGERROR, nothing applied."""
     caplog.set_level(logging.ERROR)
-    server, clock, c = quota_server(b"count=5,bytes")
+    server, c = quota_server(b"count=5,bytes")
     zxid_before = server.tree.last_processed_zxid
     xid = c.request(OpCode.CREATE, records.CreateRequest("/app/a", b"x", OPEN, 0))
     r = c.reply(xid)
@@ -273,7 +274,7 @@ def test_malformed_limits_fail_the_write_with_marshalling_error(caplog):
 
 def test_stats_node_is_read_only_when_a_limit_applies_to_the_write():
     """checkQuota parses zookeeper_stats only when the write changes a limited quantity."""
-    server, clock, c = quota_server(b"count=-1,bytes=3")
+    server, c = quota_server(b"count=-1,bytes=3")
     server.tree.nodes["/zookeeper/quota/app/zookeeper_stats"].data = b"garbage"
     # bytes are limited and the create adds one: the stats are parsed and are not a StatsTrack
     assert c.create("/app/b", b"x")[0] == Err.MARSHALLINGERROR
@@ -320,6 +321,6 @@ def test_zoo_cfg_enforce_quota(key):
 
 def test_enforcement_survives_a_restore():
     """A server restored from a snapshot (a new Prep) keeps enforcing."""
-    server, clock = make_server(enforce_quota=True)
+    server, _clock = make_server(enforce_quota=True)
     server.restore(server.tree, {})
     assert server.prep.quota is not None

@@ -466,6 +466,17 @@ class EmbeddedEnsemble:
 
         return self._run(leader)
 
+    def session_ids(self, node: int) -> list[int]:
+        """The sessions whose clients are connected to this member now."""
+
+        def sessions():
+            m = self._members[node]
+            if m.member is None:
+                return []
+            return sorted({c.session_id for c in m.member.server.connections if c.session_id})
+
+        return self._run(sessions)
+
     def last_zxid(self, node: int) -> int:
         """The last zxid the member applied (its epoch is ``zxid >> 32``)."""
         return self._run(lambda: self._members[node].member.server.tree.last_processed_zxid)

@@ -85,6 +85,36 @@ def clients():
         c.stop()
 
 
+# --- held ports ----------------------------------------------------------------------------------------
+
+
+def test_a_held_port_refuses_until_it_listens_and_keeps_its_number():
+    """HeldPort: bound at port 0 and refusing; listening on demand; after unlisten it refuses again,
+    another socket cannot bind it, and it listens again on the same number."""
+    from twisted.internet import protocol
+
+    from zkcompat.net.member import HeldPort
+    from zkcompat.testing import _call_in_reactor, _ensure_reactor_thread
+
+    reactor = _ensure_reactor_thread()
+    held = HeldPort("127.0.0.1")
+    address = ("127.0.0.1", held.port)
+    factory = protocol.Factory.forProtocol(protocol.Protocol)
+    try:
+        assert held.port != 0 and refuses(address)
+        _call_in_reactor(reactor, lambda: held.listen(reactor, factory))
+        assert not refuses(address)
+        _call_in_reactor(reactor, held.unlisten)
+        assert refuses(address)
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(address)
+        _call_in_reactor(reactor, lambda: held.listen(reactor, factory))
+        assert not refuses(address) and held.port == address[1]
+    finally:
+        _call_in_reactor(reactor, held.close)
+    assert refuses(address)
+
+
 # --- the ensemble itself ------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ for a free port, closing it and binding it again later races with every other
 process on the machine doing the same.  ``HeldPort`` instead binds a socket to
 port 0 and keeps it bound for as long as the ensemble lives: a bound socket
 that does not listen refuses connections (the kernel answers RST), exactly as
-a closed port does, and no other socket can take the port.  The port listens
+a closed port does, and no port-0 bind elsewhere can be given the port.  The port listens
 only while its owner wants it to: the client and election ports while the
 member runs, the quorum port only while the member leads (as ZooKeeper's
 Leader opens its server socket).  ``unlisten`` (a killed member, a leader
@@ -41,11 +41,13 @@ log = logging.getLogger("zkcompat")
 LISTEN_BACKLOG = 50
 
 
-def _bound_socket(host: str, port: int) -> socket.socket:
+def _bound_socket(host: str, port: int, reuse: bool = False) -> socket.socket:
+    """A socket bound to (host, port).  Without SO_REUSEADDR no other socket can share the port at all;
+    with it (needed while connections the port accepted linger in TIME_WAIT) a socket that sets it too
+    could bind the port while ours does not listen, though a port-0 bind never picks it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # SO_REUSEADDR lets the port be bound again while connections it accepted linger (TIME_WAIT);
-    # a bound socket without it would not let any other socket share the port either way.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -74,6 +76,8 @@ class HeldPort:
         if self._sock is None:
             raise RuntimeError("port %d was released" % self.port)
         self._sock.setblocking(False)  # shared with the reactor's duplicate, which must never block in accept
+        # the connections accepted now inherit SO_REUSEADDR, so that the port can be held again after them
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.listen(LISTEN_BACKLOG)
         # the reactor takes a duplicate of the descriptor; ours keeps the port bound afterwards
         self._listening = reactor.adoptStreamPort(self._sock.fileno(), socket.AF_INET, factory)
@@ -92,11 +96,14 @@ class HeldPort:
             pass
         old.close()
         try:
-            self._sock = _bound_socket(self.host, self.port)
+            try:
+                self._sock = _bound_socket(self.host, self.port)
+            except OSError:  # connections of the port linger (TIME_WAIT)
+                self._sock = _bound_socket(self.host, self.port, reuse=True)
         except OSError:
             # the duplicate still listens (no shutdown of a listening socket here): bind once it is closed
             def rebind(result):
-                self._sock = _bound_socket(self.host, self.port)
+                self._sock = _bound_socket(self.host, self.port, reuse=True)
                 return result
 
             return defer.maybeDeferred(lambda: done).addCallback(rebind)

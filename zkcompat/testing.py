@@ -38,6 +38,12 @@ faults they imitate would:
   request faults, ``drop_connections`` and ``reject_connections``;
   ``expire_session`` asks the leader.
 
+``wait_leader()`` and ``wait_serving(nodes)`` poll for the ensemble to settle
+after a fault; ``session_ids(n)`` tells which sessions a member's clients hold,
+``last_zxid(n)`` how far it has applied.  Start time (constructor to every
+member serving) is about 0.25 s with the default tickTime of 200 ms: the
+election's finalize wait (200 ms) dominates it.
+
 Security, configured as for ``zkcompat serve``: ``secure_client_port=0`` with
 ``ssl_key_store_location`` (a PEM file: key and certificate chain),
 ``ssl_trust_store_location`` (PEM CA certificates) and ``ssl_client_auth``
@@ -354,9 +360,13 @@ class EmbeddedEnsemble:
         self._reactor = reactor
         if self._own_dir:
             self.data_dir = tempfile.mkdtemp(prefix="zkcompat-ensemble-")
-        _call_in_reactor(reactor, self._start_in_reactor)
-        if wait:
-            self.wait_serving(self.nodes, self.start_timeout_s)
+        try:
+            _call_in_reactor(reactor, self._start_in_reactor)
+            if wait:
+                self.wait_serving(self.nodes, self.start_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _start_in_reactor(self) -> None:
@@ -411,7 +421,7 @@ class EmbeddedEnsemble:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def _stop_in_reactor(self) -> None:
-        for sid in self.nodes:
+        for sid in self._members:
             if self._members[sid].member is not None:
                 self._kill(sid)
         for ports in self._held.values():

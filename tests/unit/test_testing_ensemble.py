@@ -203,6 +203,52 @@ def test_on_disk_state_survives_killing_every_member(tmp_path):
     assert (tmp_path / "server-1" / "version-2").is_dir()
 
 
+def test_an_observer_member_serves_and_does_not_vote():
+    """EmbeddedEnsemble(3, observers=1): member 4 observes, serves clients, and is not needed for a quorum."""
+    with EmbeddedEnsemble(3, observers=1) as ensemble:
+        assert ensemble.mode(4) == "observer"
+        c = Client(ensemble.member_hosts(4))
+        try:
+            c.kazoo.create("/via-observer", b"o")
+            follower = a_follower(ensemble)
+            ensemble.kill(follower)
+            c.kazoo.retry(c.kazoo.set, "/via-observer", b"still")
+            assert c.kazoo.get("/via-observer")[0] == b"still"
+        finally:
+            c.stop()
+
+
+def test_expire_session_on_the_ensemble_removes_ephemerals_everywhere(zk_ensemble, clients):
+    """expire_session(): the leader closes the session; kazoo goes LOST; every member drops the ephemeral."""
+    owner = clients(zk_ensemble.member_hosts(a_follower(zk_ensemble)))
+    lost = threading.Event()
+    owner.kazoo.add_listener(lambda state: lost.set() if state == KazooState.LOST else None)
+    owner.kazoo.create("/eph", ephemeral=True)
+    zk_ensemble.expire_session(owner.session_id)
+    assert lost.wait(15)
+    for n in zk_ensemble.nodes:
+        reader = clients(zk_ensemble.member_hosts(n))
+        reader.kazoo.sync("/eph")
+        assert reader.kazoo.exists("/eph") is None
+
+
+def test_a_member_that_drops_and_rejects_connections_sends_its_clients_elsewhere(zk_ensemble, clients):
+    """drop_connections(node) + reject_connections(node=): the client reconnects to another member, same
+    session; once accepting again, new clients connect to that member."""
+    follower = a_follower(zk_ensemble)
+    client = clients(hosts_starting_with(zk_ensemble, follower))
+    sid = client.session_id
+    zk_ensemble.reject_connections(True, node=follower)
+    zk_ensemble.drop_connections(node=follower)
+    assert client.reconnected.wait(15)
+    assert client.session_id == sid
+    assert sid not in zk_ensemble.session_ids(follower)
+    assert any(sid in zk_ensemble.session_ids(n) for n in zk_ensemble.nodes if n != follower)
+    zk_ensemble.reject_connections(False, node=follower)
+    later = clients(zk_ensemble.member_hosts(follower))
+    assert later.session_id in zk_ensemble.session_ids(follower)
+
+
 # --- partitions -----------------------------------------------------------------------------------------
 
 

@@ -25,11 +25,13 @@ shared reactor, but remembers every connection, listener and timer of the
 member, so that the member can be:
 
 - paused, as a stopped JVM is (SIGSTOP): its sockets are no longer read (the
-  kernel still accepts connections and buffers bytes), its timers wait;
+  kernel still accepts connections and buffers bytes), its timers wait, and
+  the connections it was opening fail (it learns so once resumed);
   ``resume`` reads again and runs the timers that fell due meanwhile;
 - cut off from other members (a partition): the connections between the
   groups are no longer read (TCP keeps them open and silent, as a partition
-  does), and new connections across are refused; ``heal`` reads them again,
+  does), and new connections across (and those being opened) fail at once,
+  as through a firewall that rejects; ``heal`` reads them again,
   and whatever was written meanwhile arrives late, as TCP would deliver it;
 - killed: every connection is aborted (RST), timers and late callbacks are
   dropped, nothing of the member runs again.
@@ -190,6 +192,7 @@ class MemberReactor:
         self._protocols: weakref.WeakSet = weakref.WeakSet()
         self._listeners: list = []
         self._cut: weakref.WeakSet = weakref.WeakSet()  # transports not read because of a partition
+        self._connectors: weakref.WeakSet = weakref.WeakSet()
 
     def __getattr__(self, name):
         return getattr(self._reactor, name)
@@ -251,7 +254,9 @@ class MemberReactor:
             reason = failure.Failure(error.ConnectionRefusedError("partitioned from server %s" % target))
             self._reactor.callLater(0, factory.clientConnectionFailed, None, reason)
             return None
-        return self._reactor.connectTCP(host, port, factory, timeout, bindAddress)
+        connector = self._reactor.connectTCP(host, port, factory, timeout, bindAddress)
+        self._connectors.add(connector)
+        return connector
 
     def transports(self):
         for p in list(self._protocols):
@@ -272,6 +277,10 @@ class MemberReactor:
 
     def pause(self) -> None:
         self.paused = True
+        for connector in list(self._connectors):
+            if connector.state == "connecting":
+                # the member would only learn the outcome once resumed: it learns of a failure then
+                connector.stopConnecting()
         for _, t in self.transports():
             t.stopReading()
         for listener in self._listeners:
@@ -350,6 +359,10 @@ class Links:
         for sid, mr in self.members.items():
             if mr.dead:
                 continue
+            for connector in list(mr._connectors):
+                target = self.owner_of_port(connector.port)
+                if connector.state == "connecting" and target is not None and not self.connected(sid, target):
+                    connector.stopConnecting()  # it fails, as a new connection across would
             for p, t in mr.transports():
                 remote = getattr(p, "_zkcompat_target", None)
                 if remote is None:

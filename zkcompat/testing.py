@@ -352,6 +352,11 @@ class EmbeddedEnsemble:
         """The connection string of one member."""
         return "%s:%d" % (self.host, self._servers[node].client_port)
 
+    def ports(self, node: int) -> dict[str, int]:
+        """One member's client, quorum and election ports (held for the ensemble's life)."""
+        q = self._servers[node]
+        return {"client": q.client_port, "quorum": q.quorum_port, "election": q.election_port}
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self, wait: bool = True) -> EmbeddedEnsemble:

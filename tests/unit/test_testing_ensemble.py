@@ -140,9 +140,8 @@ def test_killing_the_leader_closes_its_ports_and_its_clients_move_to_a_new_leade
     client.kazoo.create("/before", b"1")
     zk_ensemble.kill(leader)
     assert zk_ensemble.mode(leader) == "down"
-    held = zk_ensemble._held[leader]
-    for kind in ("client", "election", "quorum"):
-        assert refuses(("127.0.0.1", held[kind].port)), kind
+    for kind, port in zk_ensemble.ports(leader).items():
+        assert refuses(("127.0.0.1", port)), kind
     assert client.suspended.wait(10)
     new_leader = zk_ensemble.wait_leader(other_than=leader)
     assert new_leader != leader

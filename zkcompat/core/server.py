@@ -283,6 +283,11 @@ class Connection:
 
     # --- input --------------------------------------------------------------------------
 
+    # A test double's fault injection (zkcompat.net.faults, ZooKeeperServerController's
+    # ControllableConnection): sees each request frame of an established connection first and
+    # returns True when it took the frame (answered, failed or delayed it).
+    request_hook: Callable[[Connection, bytes], bool] | None = None
+
     def data_received(self, data: bytes) -> None:
         if self.state >= CLOSING:
             return
@@ -313,7 +318,7 @@ class Connection:
                 self.held.append(frame)
             elif self.state == NEW:
                 self._connect(frame)
-            else:
+            elif self.request_hook is None or not self.request_hook(self, frame):
                 self._packet(frame)
         if self.decoder.error is not None and self.state < CLOSING:
             # the frames before the bad length were served; now the connection ends

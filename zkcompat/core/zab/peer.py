@@ -235,6 +235,12 @@ class QuorumPeer:
         self._cancel_timers()
         self.election.stop_looking(ServerState.LOOKING, self.election.current_vote or Vote(0, 0, 0, 0))
 
+    def force_election(self) -> None:
+        """Leave the current role and look for a leader again (ZooKeeperServerController's ELECTNEWLEADER).
+
+        A leader that does this drops its learners, so they look too and a new epoch is elected."""
+        self._look()
+
     # --- state changes ---------------------------------------------------------------------------
 
     def _set_state(self, state: ServerState) -> None:

@@ -110,7 +110,24 @@ def _call_in_reactor(reactor, fn: Callable[[], Any]) -> Any:
     return blockingCallFromThread(reactor, fn)
 
 
-class EmbeddedServer:
+class _InReactor:
+    """Runs on a reactor (``self._reactor``): a context manager whose controls run in the reactor."""
+
+    _reactor = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        if threading.current_thread() is _reactor_thread or self._reactor is None or not self._reactor.running:
+            return fn()
+        return _call_in_reactor(self._reactor, fn)
+
+
+class EmbeddedServer(_InReactor):
     """A standalone zkcompat server in this process, on a free loopback port."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, config: ServerConfig | None = None,
@@ -240,18 +257,7 @@ class EmbeddedServer:
 
         return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
-    def __enter__(self) -> EmbeddedServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # --- controls -------------------------------------------------------------------------------
-
-    def _run(self, fn: Callable[[], Any]) -> Any:
-        if threading.current_thread() is _reactor_thread or self._reactor is None or not self._reactor.running:
-            return fn()
-        return _call_in_reactor(self._reactor, fn)
 
     def expire_session(self, session_id: int) -> None:
         """Expire the session now, as if its timeout had passed."""
@@ -312,7 +318,7 @@ class _EnsembleMember:
         self.data_dir: str | None = None
 
 
-class EmbeddedEnsemble:
+class EmbeddedEnsemble(_InReactor):
     """A zkcompat ensemble in this process: ``size`` voters and ``observers`` observers on loopback.
 
     Members are numbered 1..size+observers.  Data lives in memory unless ``data_dir``
@@ -432,17 +438,6 @@ class EmbeddedEnsemble:
         for ports in self._held.values():
             for p in ports.values():
                 p.close()
-
-    def __enter__(self) -> EmbeddedEnsemble:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _run(self, fn: Callable[[], Any]) -> Any:
-        if threading.current_thread() is _reactor_thread or self._reactor is None or not self._reactor.running:
-            return fn()
-        return _call_in_reactor(self._reactor, fn)
 
     # --- state ------------------------------------------------------------------------------------
 

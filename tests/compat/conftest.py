@@ -169,3 +169,15 @@ def zk(zk_factory):
 def events():
     """The EventCollector class: ``c = events()`` gives a fresh thread-safe callback sink."""
     return EventCollector
+
+
+@pytest.fixture
+def kazoo(embedded):
+    """A started kazoo client of the module's own ``embedded`` server fixture."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=embedded.hosts, timeout=10.0)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()

@@ -18,15 +18,6 @@ def embedded():
         yield server
 
 
-@pytest.fixture
-def kazoo(embedded):
-    client = KazooClient(hosts=embedded.hosts, timeout=10.0)
-    client.start(timeout=10)
-    yield client
-    client.stop()
-    client.close()
-
-
 def command(base_url: str, name: str) -> dict:
     status, headers, body = http_get(base_url + "/" + name)
     assert status == 200, (name, status, body)

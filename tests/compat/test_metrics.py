@@ -42,15 +42,6 @@ def embedded():
         yield server
 
 
-@pytest.fixture
-def kazoo(embedded):
-    client = KazooClient(hosts=embedded.hosts, timeout=10.0)
-    client.start(timeout=10)
-    yield client
-    client.stop()
-    client.close()
-
-
 def test_zookeeper_metric_names_are_served(embedded, kazoo):
     """Every named ZooKeeper gauge is there, with the value mntr reports."""
     samples = scrape(embedded.metrics_url)

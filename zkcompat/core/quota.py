@@ -164,22 +164,20 @@ class QuotaEnforcer:
             return
         current = parse_stats_track(node.data)
         if check_count:
-            new_count = current.get("count", -1) + count_diff
-            hard = count_limit_hard > -1
-            limit = count_limit_hard if hard else count_limit_soft
-            if new_count > limit:
-                self.rate_logger.rate_limit_log(
-                    "Quota exceeded: %s [current count=%d, %sCountLimit=%d]"
-                    % (prefix, new_count, "hard" if hard else "soft", limit), now_ms)
-                if hard:
-                    raise KeeperError(Err.QUOTAEXCEEDED, prefix)
+            self._check_limit(prefix, "count", "Count", current.get("count", -1) + count_diff,
+                              count_limit_hard, count_limit_soft, now_ms)
         if check_bytes:
-            new_bytes = current.get("bytes", -1) + bytes_diff
-            hard = byte_limit_hard > -1
-            limit = byte_limit_hard if hard else byte_limit_soft
-            if new_bytes > limit:
-                self.rate_logger.rate_limit_log(
-                    "Quota exceeded: %s [current bytes=%d, %sByteLimit=%d]"
-                    % (prefix, new_bytes, "hard" if hard else "soft", limit), now_ms)
-                if hard:
-                    raise KeeperError(Err.QUOTAEXCEEDED, prefix)
+            self._check_limit(prefix, "bytes", "Byte", current.get("bytes", -1) + bytes_diff,
+                              byte_limit_hard, byte_limit_soft, now_ms)
+
+    def _check_limit(self, prefix: str, what: str, limit_name: str, new_value: int, hard_limit: int,
+                     soft_limit: int, now_ms: int) -> None:
+        """A hard limit (when set) replaces the soft one; going over either is logged, over a hard one refused."""
+        hard = hard_limit > -1
+        limit = hard_limit if hard else soft_limit
+        if new_value > limit:
+            self.rate_logger.rate_limit_log(
+                "Quota exceeded: %s [current %s=%d, %s%sLimit=%d]"
+                % (prefix, what, new_value, "hard" if hard else "soft", limit_name, limit), now_ms)
+            if hard:
+                raise KeeperError(Err.QUOTAEXCEEDED, prefix)

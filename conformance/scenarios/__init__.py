@@ -30,6 +30,7 @@ MODULES = (
     "malformed",
     "reaper",
     "fourlw",
+    "admin",
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")

@@ -383,3 +383,14 @@ def test_environment_names_the_architecture_as_the_jvm_does():
     assert fourlw.java_os_arch("Linux", "i686") == "i386"
     assert fourlw.java_os_arch("Linux", "aarch64") == "aarch64"
     assert fourlw.java_os_arch("Darwin", "arm64") == "aarch64"
+
+
+def test_an_auth_packet_answered_authfailed_is_not_counted_as_an_auth_failure():
+    """auth_failed_count counts failed TLS client-certificate authentications only (ZooKeeper 3.8's Netty factory)."""
+    from protocol.codes import Err
+
+    server, clock = make_server()
+    c = connected(server)
+    assert c.auth("nope", b"x").err == Err.AUTHFAILED and c.closed
+    assert admin.run_command(server, "srvr")["server_stats"]["auth_failed_count"] == 0
+    assert admin.run_command(server, "mntr")["auth_failed_count"] == 0

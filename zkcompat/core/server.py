@@ -491,8 +491,9 @@ class Connection:
             return
         ids = server.auth.authenticate(packet.scheme, self.remote_ip, packet.auth)
         if ids is None:
+            # not counted in auth_failed_count: ZooKeeper 3.8 counts only failed X509 authentications of
+            # TLS handshakes there (NettyServerCnxnFactory), never an AUTHFAILED answer to an AuthPacket
             log.warning("Authentication failed for scheme: %s", packet.scheme)
-            server.stats.auth_failed += 1
             self.send_reply(xid, 0, Err.AUTHFAILED)
             self.close_after_send()
             return

@@ -55,6 +55,9 @@ class Scenario:
     doc: str
     timeout_s: float = 30.0
     tags: tuple[str, ...] = ()
+    # zoo.cfg settings both servers of this scenario's pair get on top of servers.SETTINGS
+    # (sorted (key, value) pairs); scenarios with the same settings share a server pair
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -263,6 +266,8 @@ def cleanup(server, ctx: ScenarioContext) -> int | None:
             admin.auth("digest", ("%s:%s" % (servers.SUPER_USER, servers.SUPER_PASSWORD)).encode()), "auth super"
         )
         _delete_tree(admin, ctx.root)
+        # a quota the scenario set on its root (zkCli setquota's nodes) goes with it
+        _delete_tree(admin, "/zookeeper/quota" + ctx.root)
     finally:
         end_zxid = _close_admin(admin)
     return end_zxid

@@ -11,7 +11,10 @@ timing.  Parallelism comes from elsewhere:
   working through the same scenario list (the I/O is blocking sockets, so the
   GIL is no obstacle);
 - ``jobs > 1`` starts that many reference/candidate *pairs* and deals the
-  scenarios round-robin between pairs.  Scenarios are independent of history
+  scenarios round-robin between pairs.
+- scenarios that need other server settings (``Scenario.settings``, e.g.
+  ``enforceQuota=true``) run on pairs of their own, one group of settings
+  after another.  Scenarios are independent of history
   (their own root, per-scenario zxid offsets, every session closed), so which
   pair runs a scenario does not change its transcript.
 
@@ -63,21 +66,23 @@ def _run_side(server, scenarios: list[Scenario], out: dict, progress) -> None:
             progress(sc, res)
 
 
-def run_suite(
+def _run_pairs(
     scenarios: list[Scenario],
+    settings: dict[str, str],
     *,
-    reference: str = "real",
-    candidate: str = "zkcompat",
-    jobs: int = 1,
-    children_order: str = "strict",
-    intended_entries=None,
-    progress=None,
-    log=lambda s: print(s, file=sys.stderr),
-) -> list[Outcome]:
+    reference: str,
+    candidate: str,
+    jobs: int,
+    progress,
+    log,
+    ref_out: dict[str, ScenarioResult],
+    cand_out: dict[str, ScenarioResult],
+) -> None:
+    """Start ``jobs`` reference/candidate pairs configured with ``settings``, run the scenarios, stop."""
     jobs = max(1, min(jobs, len(scenarios) or 1))
     shards = [scenarios[i::jobs] for i in range(jobs)]
-    ref_servers = [make_server(reference) for _ in range(jobs)]
-    cand_servers = [make_server(candidate) for _ in range(jobs)]
+    ref_servers = [make_server(reference, settings) for _ in range(jobs)]
+    cand_servers = [make_server(candidate, settings) for _ in range(jobs)]
     started = []
     try:
         t0 = time.monotonic()
@@ -98,15 +103,14 @@ def run_suite(
         if errors:
             raise errors[0]
         log(
-            "servers up in %.1fs: reference %s, candidate %s"
+            "servers up in %.1fs%s: reference %s, candidate %s"
             % (
                 time.monotonic() - t0,
+                " (with %s)" % ", ".join("%s=%s" % kv for kv in settings.items()) if settings else "",
                 ", ".join("%s:%d" % (s.host, s.port) for s in ref_servers),
                 ", ".join("%s:%d" % (s.host, s.port) for s in cand_servers),
             )
         )
-        ref_out: dict[str, ScenarioResult] = {}
-        cand_out: dict[str, ScenarioResult] = {}
         threads = []
         for shard, rs, cs in zip(shards, ref_servers, cand_servers, strict=True):
             threads.append(threading.Thread(target=_run_side, args=(rs, shard, ref_out, progress), daemon=True))
@@ -121,6 +125,28 @@ def run_suite(
                 s.stop()
             except Exception as e:  # pragma: no cover
                 log("stopping %r failed: %s" % (s, e))
+
+
+def run_suite(
+    scenarios: list[Scenario],
+    *,
+    reference: str = "real",
+    candidate: str = "zkcompat",
+    jobs: int = 1,
+    children_order: str = "strict",
+    intended_entries=None,
+    progress=None,
+    log=lambda s: print(s, file=sys.stderr),
+) -> list[Outcome]:
+    ref_out: dict[str, ScenarioResult] = {}
+    cand_out: dict[str, ScenarioResult] = {}
+    # scenarios that ask for other server settings (Scenario.settings) get their own pairs
+    groups: dict[tuple, list[Scenario]] = {}
+    for sc in scenarios:
+        groups.setdefault(sc.settings, []).append(sc)
+    for settings, group in groups.items():
+        _run_pairs(group, dict(settings), reference=reference, candidate=candidate, jobs=jobs,
+                   progress=progress, log=log, ref_out=ref_out, cand_out=cand_out)
     entries = intended_entries if intended_entries is not None else intended_mod.load()
     outcomes = []
     for sc in scenarios:

@@ -53,7 +53,9 @@ SETTINGS = {
 ADMIN_KEYS = ("admin.enableServer", "admin.serverAddress", "admin.commandURL")
 
 
-def real_server() -> RealZooKeeper:
+def real_server(extra: dict[str, str] | None = None) -> RealZooKeeper:
+    """``extra``: zoo.cfg keys on top of SETTINGS; Apache ZooKeeper turns keys it does not know
+    (``enforceQuota``) into ``zookeeper.<key>`` system properties."""
     s = SETTINGS
     admin_port = free_port(s["admin.serverAddress"])
     server = RealZooKeeper(
@@ -64,7 +66,12 @@ def real_server() -> RealZooKeeper:
         super_digest=s["DigestAuthenticationProvider.superDigest"],
         jute_maxbuffer=int(s["jute.maxbuffer"]),
         four_letter_words=s["4lw.commands.whitelist"],
-        extra_cfg={"forceSync": s["forceSync"], **{k: s[k] for k in ADMIN_KEYS}, "admin.serverPort": str(admin_port)},
+        extra_cfg={
+            "forceSync": s["forceSync"],
+            **{k: s[k] for k in ADMIN_KEYS},
+            "admin.serverPort": str(admin_port),
+            **(extra or {}),
+        },
         system_properties={"znode.container.checkIntervalMs": s["znode.container.checkIntervalMs"]},
     )
     server.admin_port = admin_port
@@ -92,13 +99,14 @@ class _Zkcompat(ZkcompatProcess):
             time.sleep(0.02)
 
 
-def zkcompat_server() -> ZkcompatProcess:
-    return _Zkcompat(config={**SETTINGS, "admin.serverPort": "0"})
+def zkcompat_server(extra: dict[str, str] | None = None) -> ZkcompatProcess:
+    return _Zkcompat(config={**SETTINGS, "admin.serverPort": "0", **(extra or {})})
 
 
-def make_server(kind: str):
+def make_server(kind: str, extra: dict[str, str] | None = None):
+    """A server of ``kind`` configured with SETTINGS plus the zoo.cfg keys in ``extra``."""
     if kind == "real":
-        return real_server()
+        return real_server(extra)
     if kind == "zkcompat":
-        return zkcompat_server()
+        return zkcompat_server(extra)
     raise ValueError("unknown server kind %r (real or zkcompat)" % kind)

@@ -251,22 +251,6 @@ def _open_durable(config, reactor, log, exit_code):
     return server, durable
 
 
-class _Member:
-    """One ensemble member running on a reactor: client port, election port, quorum port."""
-
-    def __init__(self, server, peer, net, listening):
-        self.server = server
-        self.peer = peer
-        self.net = net
-        self.listening = listening
-
-    def stop(self):
-        self.peer.stop()
-        self.net.stop()
-        self.server.stop()
-        self.listening.stopListening()
-
-
 def _listen_secure(config, server, reactor, log):
     """Open the TLS client port (secureClientPort); None after logging why it cannot be."""
     from zkcompat.net.client_port import ClientFactory
@@ -287,11 +271,7 @@ def _listen_secure(config, server, reactor, log):
 
 
 def _start_member(config, args, reactor, log, host, port, sid=None):
-    from zkcompat.core.server import ZooKeeperServer
-    from zkcompat.core.zab.peer import EnsembleTiming, MemoryPeerStore, QuorumPeer
-    from zkcompat.core.zab.quorum import QuorumVerifier
-    from zkcompat.net.client_port import ClientFactory, ReactorClock
-    from zkcompat.net.ensemble import QuorumNet
+    from zkcompat.net.member import start_member
 
     if sid is None:
         sid = getattr(args, "server_id", None)
@@ -303,99 +283,38 @@ def _start_member(config, args, reactor, log, host, port, sid=None):
         log.error("this server's id (--server-id or dataDir/myid) must be one of the server.N lines: %s",
                   sorted(config.servers))
         return None
-    durable = not getattr(args, "in_memory", True) and config.data_dir
-    config.server_id = sid
     me = config.servers[sid]
     if me.client_port is not None and getattr(args, "port", None) is None:
         port = me.client_port
         host = me.client_host or host
-    voters = [s for s, q in config.servers.items() if q.role == "participant"]
-    observers = [s for s, q in config.servers.items() if q.role == "observer"]
-    verifier = QuorumVerifier(voters, observers)
-    clock = ReactorClock(reactor)
-    server = ZooKeeperServer(config, clock)
-    server.serving = False
-    server.start()
-    net = QuorumNet(reactor, config, sid)
-    timing = EnsembleTiming(config.tick_time_ms, config.init_limit, config.sync_limit)
-    if durable:
-        from zkcompat.net.durable import DurablePeerStore, DurableTxnLog
-        from zkcompat.storage import datadir
-        from zkcompat.storage.errors import StorageError
+    durable = bool(not getattr(args, "in_memory", True) and config.data_dir)
 
-        try:
-            loaded = datadir.load(config.data_dir, config.data_log_dir, extended_types=config.extended_types,
-                                  repair_torn_tails=True, replay=False)
-        except StorageError as e:
-            log.error("cannot load the data dir: %s", e)
-            return None
-        for problem in loaded.report.problems:
-            log.warning("data dir: %s", problem)
-        log.info("loaded %s: snapshot 0x%x + %d logged txns", config.data_dir, loaded.report.snapshot_zxid,
-                 len(loaded.report.logged))
-        log_store = DurableTxnLog(reactor, config.data_dir, config.data_log_dir, force_sync=config.force_sync,
-                                  snap_count=config.snap_count,
-                                  snap_retain_count=config.autopurge_snap_retain_count)
-        store = DurablePeerStore(log_store, config.data_dir)
-        server.restore(loaded.tree, loaded.sessions)
-        log_store.after_batch = server.flush
-        log_store.snapshot_source = lambda: (server.tree, server.session_timeouts())
-        peer = QuorumPeer(sid, verifier, server, net, store, timing)
-        peer.recover(None, loaded.report.logged)
-        if loaded.report.snapshot is None:
-            log_store.take_snapshot(sync=True)  # a data dir always starts from a snapshot
-    else:
-        peer = QuorumPeer(sid, verifier, server, net, MemoryPeerStore(), timing)
-    try:
-        listening = reactor.listenTCP(port, ClientFactory(server), interface=host)
-        net.start(peer)
-    except Exception as e:
-        log.error("server %d cannot listen: %s", sid, e)
-        return None
-    config.client_port = listening.getHost().port
-    if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
-        listening.stopListening()
-        net.stop()
-        return None
-    if _start_http(config, reactor, log, server, peer=peer, admin_fatal=False):
-        listening.stopListening()
-        net.stop()
-        return None
-    peer.start()
-    log.info("zkcompat %s: ensemble member %d serving clients on %s:%d", __version__, sid, host or "0.0.0.0",
-             config.client_port)
-    return _Member(server, peer, net, listening)
+    def before_start(server, peer) -> bool:
+        """The TLS client port and the HTTP endpoints, once the member's own ports listen."""
+        if config.secure_client_port is not None and _listen_secure(config, server, reactor, log) is None:
+            return False
+        return not _start_http(config, reactor, log, server, peer=peer, admin_fatal=False)
+
+    return start_member(config, reactor, sid, durable=durable, host=host, port=port, before_start=before_start)
 
 
 def _ensemble(args) -> int:
-    """zkcompat ensemble: N members (and observers) in this process, on free loopback ports."""
-    import copy
-    import socket
-
+    """zkcompat ensemble: N members (and observers) in this process, on loopback ports bound before they start."""
     from zkcompat import logs
 
     logs.setup(args.log_level, args.log_format)
-    log = logging.getLogger("zkcompat")
     from twisted.internet import reactor
 
-    from zkcompat.core.config import FOUR_LETTER_WORDS, QuorumServer, ServerConfig
+    from zkcompat.net.member import held_listen, hold_ensemble_ports, local_member_config, local_servers, start_member
 
-    def free_port():
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-    total = args.size + args.observers
-    servers = {}
-    for sid in range(1, total + 1):
-        role = "participant" if sid <= args.size else "observer"
-        servers[sid] = QuorumServer(sid, "127.0.0.1", free_port(), free_port(), role, "127.0.0.1", free_port())
+    held = hold_ensemble_ports(args.size + args.observers)
+    servers = local_servers(held, args.size)
     members = []
     for sid in servers:
         # one process, many members: no AdminServer (they would all want port 8080)
-        config = ServerConfig(tick_time_ms=args.tick_time, servers=dict(servers),
-                              four_letter_words=frozenset(FOUR_LETTER_WORDS), admin_enable_server=False)
-        member = _start_member(copy.copy(config), args, reactor, log, "127.0.0.1", None, sid=sid)
+        config = local_member_config(servers, sid, tick_time_ms=args.tick_time, admin_enable_server=False)
+        member = start_member(config, reactor, sid, durable=False, host="127.0.0.1",
+                              listen=held_listen(reactor, held[sid]))
         if member is None:
             return 1
         members.append(member)

@@ -3,7 +3,7 @@
 The file is a Java properties file.  Known keys keep ZooKeeper's meaning.  Keys
 that ZooKeeper reads as Java system properties (extendedTypesEnabled,
 DigestAuthenticationProvider.superDigest, jute.maxbuffer,
-znode.container.checkIntervalMs, ...) are accepted here with or without their
+znode.container.checkIntervalMs, enforceQuota, ...) are accepted here with or without their
 ``zookeeper.`` prefix, so one file configures both servers alike.
 """
 
@@ -95,6 +95,8 @@ def config_from_properties(props: dict[str, str]) -> ServerConfig:
             cfg.container_max_per_minute = _int(key, value)
         elif key == "znode.container.maxNeverUsedIntervalMs":
             cfg.container_max_never_used_interval_ms = _int(key, value)
+        elif key == "enforceQuota":
+            cfg.enforce_quota = _bool(value)
         elif key == "reconfigEnabled":
             cfg.reconfig_enabled = _bool(value)
         elif key == "skipACL":

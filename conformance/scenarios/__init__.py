@@ -30,13 +30,14 @@ MODULES = (
     "malformed",
     "reaper",
     "fourlw",
+    "quota",
     "admin",
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
-def register(name: str, func, doc: str | None = None, *, timeout_s: float = 30.0, tags=()) -> None:
+def register(name: str, func, doc: str | None = None, *, timeout_s: float = 30.0, tags=(), settings=None) -> None:
     doc = (doc or func.__doc__ or "").strip()
     if not doc:
         raise ValueError("scenario %s has no intent docstring" % name)
@@ -44,12 +45,14 @@ def register(name: str, func, doc: str | None = None, *, timeout_s: float = 30.0
         raise ValueError("scenario name %r is not a valid znode name" % name)
     if name in REGISTRY:
         raise ValueError("scenario %s registered twice" % name)
-    REGISTRY[name] = Scenario(name, func, doc.splitlines()[0], timeout_s=timeout_s, tags=tuple(tags))
+    REGISTRY[name] = Scenario(name, func, doc.splitlines()[0], timeout_s=timeout_s, tags=tuple(tags),
+                              settings=tuple(sorted((settings or {}).items())))
 
 
-def scenario(name: str, *, timeout_s: float = 30.0, tags=()):
+def scenario(name: str, *, timeout_s: float = 30.0, tags=(), settings=None):
+    """``settings``: zoo.cfg keys both servers get for this scenario (it runs on its own server pair)."""
     def deco(func):
-        register(name, func, timeout_s=timeout_s, tags=tags)
+        register(name, func, timeout_s=timeout_s, tags=tags, settings=settings)
         return func
 
     return deco

@@ -137,3 +137,30 @@ def test_data_inspect_and_verify(tmp_path):
     inspect = subprocess.run([sys.executable, "-m", "zkcompat", "data", "inspect", data], capture_output=True,
                              text=True, check=True)
     assert "/inspected" in inspect.stdout
+
+
+def test_ensemble_command_prints_the_hosts_of_members_that_serve_one_history():
+    """zkcompat ensemble --size 3 --observers 1: four members on loopback, one history, stops on SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "zkcompat", "ensemble", "--size", "3", "--observers", "1",
+                             "--tick-time", "200", "--log-level", "WARNING"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        hosts = proc.stdout.readline().strip().split(",")
+        assert len(hosts) == 4 and len(set(hosts)) == 4
+        writer = KazooClient(",".join(hosts))
+        writer.start(timeout=15)
+        writer.create("/cli-ensemble", b"one")
+        writer.stop()
+        for host in hosts:
+            reader = KazooClient(host)
+            reader.start(timeout=15)
+            reader.sync("/cli-ensemble")
+            assert reader.get("/cli-ensemble")[0] == b"one"
+            reader.stop()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()

@@ -21,6 +21,7 @@ import time
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 
 from zkcompat.servers import ZkcompatProcess
@@ -46,8 +47,10 @@ def _write_until_killed(hosts, prefix, acked, stop):
             path = "%s-%d" % (prefix, i)
             data = ("%s:%d" % (prefix, i)).encode()
             try:
-                client.create(path, data)
-            except KazooException:
+                # bounded: a create queued while the connection drops can wait for a reconnection
+                # that never comes (the killed server's port stays closed)
+                client.create_async(path, data).get(timeout=5)
+            except (KazooException, KazooTimeoutError):
                 break  # the server died: this create was never acknowledged
             acked.append((path, data))
             i += 1
@@ -78,7 +81,8 @@ def _run_round(data_dir, rnd, round_no, acked):
     server = ZkcompatProcess("--data-dir", data_dir, config=CONFIG).start()
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_write_until_killed, args=(server.hosts, "/w%d-%d" % (round_no, w), acked, stop))
+        threading.Thread(target=_write_until_killed, args=(server.hosts, "/w%d-%d" % (round_no, w), acked, stop),
+                         daemon=True)
         for w in range(WRITERS)
     ]
     for t in threads:
@@ -98,6 +102,7 @@ def _run_round(data_dir, rnd, round_no, acked):
     stop.set()
     for t in threads:
         t.join(15)
+    assert not any(t.is_alive() for t in threads), "a writer is still waiting on the killed server"
     server.stop()
 
 

@@ -66,6 +66,8 @@ class ServerConfig:
     container_max_per_minute: int = 10000
     container_max_never_used_interval_ms: int = 0
     reconfig_enabled: bool = False
+    # zookeeper.enforceQuota (3.7+): hard quota limits refuse writes with QUOTAEXCEEDED
+    enforce_quota: bool = False
     skip_acl: bool = False
     client_port_listen_backlog: int = -1
     force_sync: bool = True

@@ -19,6 +19,7 @@ the first failing check decides the error code a client sees.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode
@@ -49,8 +50,12 @@ from protocol.records import (
 
 from .auth import AuthIds, AuthRegistry
 from .errors import KeeperError
+from .quota import MalformedQuota, QuotaEnforcer
 from .sessions import SessionTracker
 from .tree import EPHEMERAL_NORMAL, DataTree, ephemeral_type, ttl_owner
+
+log = logging.getLogger("zkcompat.prep")
+_U64 = 0xFFFFFFFFFFFFFFFF
 
 SPECIAL_PATHS = frozenset(("/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"))
 
@@ -171,12 +176,14 @@ class PreparedTxn:
 
 class Prep:
     def __init__(self, tree: DataTree, sessions: SessionTracker, auth: AuthRegistry, *, extended_types: bool,
-                 reconfig_enabled: bool = False):
+                 reconfig_enabled: bool = False, enforce_quota: bool = False):
         self.tree = tree
         self.sessions = sessions
         self.auth = auth
         self.extended_types = extended_types
         self.reconfig_enabled = reconfig_enabled
+        # zookeeper.enforceQuota: None when off, so creates and setData pay one check
+        self.quota: QuotaEnforcer | None = QuotaEnforcer(tree) if enforce_quota else None
         self.outstanding: list[Change] = []  # in prep order (= zxid order)
         self.outstanding_for_path: dict[str, Change] = {}
         self.last_zxid = tree.last_processed_zxid
@@ -250,7 +257,10 @@ class Prep:
                 hdr.type = OpCode.ERROR
                 return PreparedTxn(hdr, ErrorTxn(e.code), e)
             return PreparedTxn(None, None, e)
-        except (JuteError, UnknownMultiOp, ValueError):
+        except (JuteError, UnknownMultiOp, ValueError) as e:
+            if isinstance(e, MalformedQuota):
+                # PrepRequestProcessor logs any runtime exception as "Failed to process"
+                log.error("Failed to process request of session 0x%x: %s", session_id & _U64, e)
             if hdr is not None:
                 hdr.type = OpCode.ERROR
                 return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
@@ -302,9 +312,12 @@ class Prep:
                     failure = e
                     sub_type, sub_txn = OpCode.ERROR, ErrorTxn(e.code)
                     self._rollback(zxid, pending)
-                except JuteError:
-                    # ZooKeeper meets a null path here as a NullPointerException: the whole multi
-                    # becomes an ErrorTxn(MARSHALLINGERROR) at the zxid it already took.
+                except (JuteError, MalformedQuota) as e:
+                    # ZooKeeper meets a null path (a NullPointerException) or a quota node StatsTrack
+                    # cannot parse as a runtime exception: the whole multi becomes an
+                    # ErrorTxn(MARSHALLINGERROR) at the zxid it already took.
+                    if isinstance(e, MalformedQuota):
+                        log.error("Failed to process multi of session 0x%x: %s", session_id & _U64, e)
                     self._rollback(zxid, pending)
                     hdr.type = OpCode.ERROR
                     return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
@@ -409,6 +422,9 @@ class Prep:
             validate_path(path)
             node = self.record_for(path)
             self.auth.check_or_raise(node.acl, 2, auth_ids, path)
+            if self.quota is not None:
+                self.quota.check(path, (len(rec.data) if rec.data is not None else 0)
+                                 - (len(node.data) if node.data is not None else 0), 0, time)
             version = self._check_version(node.version, rec.version, path)
             c = node.copy(zxid)
             c.version = version
@@ -491,6 +507,8 @@ class Prep:
         if ephemeral_type(parent.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
             raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
         new_cversion = parent_cversion + 1
+        if self.quota is not None:
+            self.quota.check(path, len(rec.data) if rec.data is not None else 0, 1, time)
         if op == OpCode.CREATE_CONTAINER:
             txn = CreateContainerTxn(path, rec.data, acl, new_cversion)
         elif op == OpCode.CREATE_TTL:

@@ -287,6 +287,11 @@ class Connection:
 
     # --- input --------------------------------------------------------------------------
 
+    # A test double's fault injection (zkcompat.net.faults, ZooKeeperServerController's
+    # ControllableConnection): sees each request frame of an established connection first and
+    # returns True when it took the frame (answered, failed or delayed it).
+    request_hook: Callable[[Connection, bytes], bool] | None = None
+
     def data_received(self, data: bytes) -> None:
         if self.state >= CLOSING:
             return
@@ -317,7 +322,7 @@ class Connection:
                 self.held.append(frame)
             elif self.state == NEW:
                 self._connect(frame)
-            else:
+            elif self.request_hook is None or not self.request_hook(self, frame):
                 self._packet(frame)
         if self.decoder.error is not None and self.state < CLOSING:
             # the frames before the bad length were served; now the connection ends
@@ -601,7 +606,8 @@ class ZooKeeperServer:
         self.sasl_nonce_source: Callable[[int], bytes] = os.urandom  # the edge or a test may inject its own
         self.enforced_auth = config.enforced_auth_schemes  # None, or the schemes a connection must have
         self.prep = Prep(self.tree, self.sessions, self.auth, extended_types=config.extended_types,
-                         reconfig_enabled=config.reconfig_enabled)
+                         reconfig_enabled=config.reconfig_enabled,
+                         enforce_quota=config.enforce_quota)
         self.log = txn_log or InMemoryTxnLog()
         self.stats = ServerStats(clock)
         self.op_latency = OpLatency()  # per-opcode latency histogram (Prometheus /metrics)
@@ -635,7 +641,8 @@ class ZooKeeperServer:
         tree.set_deliver(self._deliver)
         self.tree = tree
         self.prep = Prep(tree, self.sessions, self.auth, extended_types=self.config.extended_types,
-                         reconfig_enabled=self.config.reconfig_enabled)
+                         reconfig_enabled=self.config.reconfig_enabled,
+                         enforce_quota=self.config.enforce_quota)
         now = self.clock.now_ms()
         for sid, timeout in sessions.items():
             self.sessions.add(sid, timeout, now)
@@ -647,6 +654,8 @@ class ZooKeeperServer:
 
     def start(self) -> None:
         self.running = True
+        if self.config.enforce_quota:
+            log.info("zookeeper.enforceQuota = true, Quota Enforce enables")
         self._schedule_containers()
 
     def stop(self) -> None:

@@ -302,8 +302,11 @@ class _LearnerFactory(protocol.ClientFactory):
 class QuorumNet:
     """The network of one ensemble member: implements the core's PeerTransport."""
 
-    def __init__(self, reactor, config: ServerConfig, sid: int):
+    def __init__(self, reactor, config: ServerConfig, sid: int, listen=None):
         self.reactor = reactor
+        # listen(kind, port, factory, interface) opens the "election" and "quorum" ports (member.start_member)
+        self._listen = listen or (lambda kind, port, factory, interface: reactor.listenTCP(port, factory,
+                                                                                           interface=interface))
         self.config = config
         self.sid = sid
         self.me = config.servers[sid]
@@ -323,7 +326,7 @@ class QuorumNet:
     def start(self, peer: QuorumPeer) -> None:
         self.peer = peer
         host = self.me.host if self.me.host not in ("", "0.0.0.0") else ""
-        self._election_port = self.reactor.listenTCP(self.me.election_port, _ElectionFactory(self), interface=host)
+        self._election_port = self._listen("election", self.me.election_port, _ElectionFactory(self), host)
         peer.on_state_change = self._state_changed
 
     def stop(self) -> None:
@@ -406,7 +409,7 @@ class QuorumNet:
         if state == ServerState.LEADING:
             if self._quorum_port is None:
                 host = self.me.host if self.me.host not in ("", "0.0.0.0") else ""
-                self._quorum_port = self.reactor.listenTCP(self.me.quorum_port, _LeaderFactory(self), interface=host)
+                self._quorum_port = self._listen("quorum", self.me.quorum_port, _LeaderFactory(self), host)
         elif self._quorum_port is not None:
             self._quorum_port.stopListening()
             self._quorum_port = None

@@ -235,6 +235,12 @@ class QuorumPeer:
         self._cancel_timers()
         self.election.stop_looking(ServerState.LOOKING, self.election.current_vote or Vote(0, 0, 0, 0))
 
+    def force_election(self) -> None:
+        """Leave the current role and look for a leader again (ZooKeeperServerController's ELECTNEWLEADER).
+
+        A leader that does this drops its learners, so they look too and a new epoch is elected."""
+        self._look()
+
     # --- state changes ---------------------------------------------------------------------------
 
     def _set_state(self, state: ServerState) -> None:
@@ -275,7 +281,8 @@ class QuorumPeer:
         for conn in list(server.connections):
             conn.abort()
         server.prep = Prep(server.tree, server.sessions, server.auth, extended_types=server.config.extended_types,
-                           reconfig_enabled=server.config.reconfig_enabled)
+                           reconfig_enabled=server.config.reconfig_enabled,
+                           enforce_quota=server.config.enforce_quota)
         server.flush()
         self._set_state(ServerState.LOOKING)
         self.election.start(self.last_logged_zxid, self.store.current_epoch)
@@ -476,7 +483,8 @@ class QuorumPeer:
             self._apply(hdr, txn)
         self.uncommitted = []
         server.prep = Prep(server.tree, server.sessions, server.auth, extended_types=server.config.extended_types,
-                           reconfig_enabled=server.config.reconfig_enabled)
+                           reconfig_enabled=server.config.reconfig_enabled,
+                           enforce_quota=server.config.enforce_quota)
         server.prep.last_zxid = make_zxid(self._epoch, 0)
         server.log = _LeaderLog(self)
         server.forwarder = None

@@ -531,6 +531,9 @@ def _admin_rule(rules: dict[str, str], path: str) -> str | None:
     return next((r for glob, r in rules.items() if "*" in glob and fnmatch.fnmatchcase(path, glob)), None)
 
 
+_LONG = re.compile(r"-?\d+")
+
+
 def _session_label(norm: Normalizer | None, v: Any) -> Any:
     if isinstance(v, str) and _LONG.fullmatch(v):
         v = int(v)
@@ -540,8 +543,6 @@ def _session_label(norm: Normalizer | None, v: Any) -> Any:
         return norm.identities[v]
     return v if v == 0 else "<other session>"
 
-
-_LONG = re.compile(r"-?\d+")
 
 
 def _admin_value(cmd: str, v: Any, path: str, rules: dict[str, str], norm: Normalizer | None) -> Any:

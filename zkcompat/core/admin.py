@@ -18,6 +18,9 @@ tests/compat/test_admin_http.py):
   has Java longs/ints, floats for its doubles, strings, booleans and null;
 - map keys that are numbers in Java (session ids, expiry times) are strings in
   JSON, list elements stay numbers; session ids are signed 64-bit like Java's;
+- maps and sets that ZooKeeper builds afresh for an answer (watches,
+  watches_by_path, dump) iterate in the order of those fresh Java HashMaps and
+  HashSets (zkcompat.core.javahash);
 - an unknown command answers ``{"command": <name>, "error": "Unknown command:
   <name>"}`` with HTTP 200; a command that needs a serving server answers
   "This ZooKeeper instance is not currently serving requests" while there is

@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import http.client
 import socket
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +64,7 @@ _REPLY_HEADER_LEN = 16
 class Event:
     """One thing observed on a connection: a frame, the end of the stream, a timeout, or a note."""
 
-    kind: str  # connect_response | reply | notification | closed | timeout | note | 4lw | error
+    kind: str  # connect_response | reply | notification | closed | timeout | note | 4lw | admin | error
     conn: str
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -118,6 +120,30 @@ def four_letter_word_raw(host: str, port: int, cmd: bytes, timeout_s: float = DE
                 break
             chunks.append(data)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def admin_get(
+    host: str, port: int, command_url: str, command: str, query: dict[str, str] | None = None,
+    timeout_s: float = DEFAULT_WAIT_S,
+) -> tuple[int | str, str | None, str]:
+    """GET ``http://host:port<command_url>/<command>?<query>``: (status, content type, body text).
+
+    An error status is an answer like any other; a connection that fails or times
+    out yields the failure's name as the status, so it is a difference, not a crash.
+    """
+    # "" is the command URL itself; a command starting with "/" is appended as it is
+    path = "/" + command_url.strip("/") + (command if command.startswith("/") or not command else "/" + command)
+    if query:
+        path += "?" + urllib.parse.urlencode(query)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type"), resp.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as e:
+        return "<%s>" % type(e).__name__, None, ""
+    finally:
+        conn.close()
 
 
 def record_to_value(rec) -> Any:

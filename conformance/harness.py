@@ -33,6 +33,7 @@ and message), which the comparison then reports like any other difference.
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import Callable
 from protocol.codes import Err
 
 from . import servers
-from .client import Connection, Event, Transcript, four_letter_word_raw
+from .client import Connection, Event, Transcript, admin_get, four_letter_word_raw
 
 ADMIN_TIMEOUT_MS = 10000
 DEFAULT_SESSION_TIMEOUT_MS = 10000
@@ -135,6 +136,25 @@ class ScenarioContext:
         fields = {"cmd": raw.decode("latin-1"), "output": text, "namespace": self.root[1:]}
         self.transcript.add(Event("4lw", "-", fields))
         return text
+
+    def admin(self, command: str, query: dict[str, str] | None = None):
+        """GET the AdminServer's ``<commandURL>/<command>`` and record the answer (an ``admin`` event).
+
+        The event holds the HTTP status, the content type and the parsed JSON (or,
+        for an answer that is not JSON such as the command list page, its text).
+        ``command=""`` is the command URL itself.  Returns the JSON (or text).
+        """
+        status, ctype, body = admin_get(
+            self.host, self.server.admin_port, servers.SETTINGS["admin.commandURL"], command, query,
+            timeout_s=max(0.5, min(10.0, self.remaining_s())),
+        )
+        fields = {"command": command, "query": dict(query or {}), "status": status, "content_type": ctype}
+        try:
+            fields["json"] = json.loads(body)
+        except ValueError:
+            fields["text"] = body
+        self.transcript.add(Event("admin", "-", fields))
+        return fields.get("json", fields.get("text"))
 
     def remaining_s(self) -> float:
         return max(0.0, self.deadline - time.monotonic())

@@ -41,6 +41,10 @@ four-letter-word output
     the ``Zxid`` of srvr/stat goes through the zxid map, and for ``envi``/``conf``
     only the keys are kept.
 
+AdminServer answers (``admin`` events)
+    Their shape, see ``normalize_admin``: every JSON object's keys in order, each
+    value's type, and every value not named in ``ADMIN_MASKS`` literally.
+
 Every other field, including reply xids, error codes, data bytes, ACLs, stat
 versions and counts, the presence of the readOnly byte, raw hex of undecodable
 bodies, and the kind/connection/order of events, is compared literally.
@@ -48,6 +52,7 @@ bodies, and the kind/connection/order of events, is compared literally.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Any
 
@@ -96,6 +101,10 @@ class Normalizer:
                 z = _flw_zxid(ev.fields.get("output", ""))
                 if z is not None:
                     self._see_zxid(z)
+            if ev.kind == "admin":
+                for key, value, _parent in _walk(ev.fields.get("json")):
+                    if key in ADMIN_ZXID_KEYS and isinstance(value, int):
+                        self._see_zxid(value)
         self._check_times(pairs)
 
     def _see_zxid(self, z: int) -> None:
@@ -176,6 +185,8 @@ class Normalizer:
                 "lines": len(lines),
                 "output": {"%03d" % i: x for i, x in enumerate(lines)},
             }
+        elif ev.kind == "admin":
+            fields = normalize_admin(ev.fields, self)
         else:
             fields = {k: self.value(k, v, ev.fields) for k, v in ev.fields.items()}
         return NormEvent(ev.kind, ev.conn, flatten(fields))
@@ -391,4 +402,204 @@ def normalize_4lw(cmd: str, text: str, norm: Normalizer | None = None, namespace
         out = [_mask_numbers(x) for x in lines]
     else:
         out = lines
+    return out
+
+
+# --- AdminServer answers -------------------------------------------------------------------
+
+# what a value of ADMIN_MASKS does to the value at its path
+MASK = "mask"  # the value becomes "<its JSON type>": only the type is compared
+KEEP = "keep"  # compared literally (an exception to a glob that masks its neighbours)
+SESSION = "session"  # a session id: the scenario's session#k (ids the scenario never saw: "<other session>")
+ZXID = "zxid"  # a zxid: through the scenario's zxid map, like every zxid field
+SESSION_KEYS = "session keys"  # an object keyed by session ids: keys mapped, then sorted (Java hashes the ids)
+SESSIONS_BY_EXPIRY = "sessions by expiry"  # expiry bucket -> session ids: the buckets depend on timing
+
+ADMIN_ZXID_KEYS = frozenset({"last_processed_zxid", "last_zxid"})
+
+# Paths: keys joined by ".", "[]" for every element of a list, "{}" for every value of an
+# object whose keys are data (paths, session ids).  A path may be a glob.  Why each is masked:
+# versions and host facts differ between the two implementations; times, latencies and ports
+# vary run to run; data dir paths and sizes depend on where each server keeps its files (zkcompat
+# runs in memory here); packet counters include the reference's start-up srvr polls; the
+# server-wide "outstanding requests" can go negative in ZooKeeper 3.8 (normalize_4lw says why).
+# A connection's packets_sent, outstanding_requests and interest_ops are updated by ZooKeeper
+# *after* its reply is on the wire (the selector thread counts a packet once written, the
+# request thread decrements outstanding after queueing the reply, and reading is off while a
+# request is processed): a client that has its reply can still see the old values.
+_SERVER_STATS = {
+    "version": MASK,
+    "server_stats.packets_sent": MASK,
+    "server_stats.packets_received": MASK,
+    "server_stats.data_dir_size": MASK,
+    "server_stats.log_dir_size": MASK,
+    "server_stats.last_processed_zxid": ZXID,
+    "server_stats.outstanding_requests": MASK,
+    "server_stats.avg_latency": MASK,
+    "server_stats.max_latency": MASK,
+    "server_stats.min_latency": MASK,
+    "server_stats.uptime": MASK,
+}
+_CONNECTION = {
+    "remote_socket_address": MASK,
+    "interest_ops": MASK,
+    "outstanding_requests": MASK,
+    "packets_sent": MASK,
+    "session_id": SESSION,
+    "established": MASK,
+    "last_zxid": ZXID,
+    "last_response_time": MASK,
+    "last_latency": MASK,
+    "min_latency": MASK,
+    "avg_latency": MASK,
+    "max_latency": MASK,
+}
+ADMIN_MASKS: dict[str, dict[str, str]] = {
+    "server_stats": _SERVER_STATS,
+    "stats": {
+        **_SERVER_STATS,
+        **{"%s[].%s" % (lst, k): v for lst in ("connections", "secure_connections") for k, v in _CONNECTION.items()},
+    },
+    "connections": {
+        "%s[].%s" % (lst, k): v for lst in ("connections", "secure_connections") for k, v in _CONNECTION.items()
+    },
+    "monitor": {
+        "version": MASK,
+        "avg_latency": MASK,
+        "min_latency": MASK,
+        "max_latency": MASK,
+        "packets_sent": MASK,
+        "packets_received": MASK,
+        "outstanding_requests": MASK,
+        "uptime": MASK,
+        "open_file_descriptor_count": MASK,
+        "min_client_response_size": KEEP,
+        "max_client_response_size": KEEP,
+        "max_file_descriptor_count": KEEP,
+        # ZooKeeper's summaries (timings and queue sizes of its internal processors) and JVM gauges
+        "avg_*": MASK,
+        "min_*": MASK,
+        "max_*": MASK,
+        "cnt_*": MASK,
+        "sum_*": MASK,
+        "p50_*": MASK,
+        "p95_*": MASK,
+        "p99_*": MASK,
+        "p999_*": MASK,
+        "jvm_*": MASK,
+    },
+    "configuration": {"client_port": MASK, "data_dir": MASK, "data_log_dir": MASK},
+    "dirs": {"datadir_size": MASK, "logdir_size": MASK},
+    "dump": {"expiry_time_to_session_ids": SESSIONS_BY_EXPIRY, "session_id_to_ephemeral_paths": SESSION_KEYS},
+    # the versions, the runtime's own facts (JVM or Python), memory; the host name is the local
+    # host's canonical name as each runtime's resolver finds it.  OS and user facts are compared.
+    "environment": {
+        "zookeeper.version": MASK,
+        "host.name": MASK,
+        "java.*": MASK,
+        "python.*": MASK,
+        "os.memory.*": MASK,
+    },
+    "initial_configuration": {"initial_configuration": MASK},  # each server's own zoo.cfg: paths, ports
+    "last_snapshot": {"zxid": MASK, "timestamp": MASK},  # the data dir's newest snapshot file
+    "watches": {"session_id_to_watched_paths": SESSION_KEYS},
+    "watches_by_path": {"path_to_session_ids{}[]": SESSION},
+    "hash": {"digests[].zxid": ZXID, "digests[].digest": MASK},
+}
+# objects whose keys are data, kept literally (and in order), their values under "<path>{}"
+_ADMIN_DATA_KEYED = {("watches_by_path", "path_to_session_ids")}
+# lists whose order is a Java set's of values that vary run to run: connections (identity
+# hashes) and session ids
+_ADMIN_UNORDERED = {("stats", "connections"), ("stats", "secure_connections"),
+                    ("connections", "connections"), ("connections", "secure_connections"),
+                    ("watches_by_path", "path_to_session_ids{}")}  # a HashSet<Long> of session ids
+
+_COMMAND_LINK = re.compile(r'<a href="([^"]*)">([^<]*)</a>\n<br/>\n')
+
+
+def _json_kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}.get(type(v), "?")
+
+
+def _admin_rule(rules: dict[str, str], path: str) -> str | None:
+    if not path:
+        return None  # the answer itself is never masked
+    if path in rules:
+        return rules[path]
+    return next((r for glob, r in rules.items() if "*" in glob and fnmatch.fnmatchcase(path, glob)), None)
+
+
+_LONG = re.compile(r"-?\d+")
+
+
+def _session_label(norm: Normalizer | None, v: Any) -> Any:
+    if isinstance(v, str) and _LONG.fullmatch(v):
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        return v
+    if norm is not None and v in norm.identities:
+        return norm.identities[v]
+    return v if v == 0 else "<other session>"
+
+
+
+def _admin_value(cmd: str, v: Any, path: str, rules: dict[str, str], norm: Normalizer | None) -> Any:
+    rule = _admin_rule(rules, path)
+    if rule == MASK:
+        return "<%s>" % _json_kind(v)
+    if rule == SESSION:
+        return _session_label(norm, v)
+    if rule == ZXID and isinstance(v, int) and not isinstance(v, bool) and norm is not None:
+        return norm.zxid(v)
+    if rule == SESSIONS_BY_EXPIRY and isinstance(v, dict):
+        ids = sorted((_session_label(norm, x) for ids in v.values() if isinstance(ids, list) for x in ids), key=repr)
+        return {"{}": ["<expiry times>"], "<expiry times>": ids}
+    if isinstance(v, dict):
+        if rule == SESSION_KEYS:
+            items = sorted(((_session_label(norm, k), x) for k, x in v.items()), key=lambda kv: repr(kv[0]))
+            sub = path + "{}"
+        elif (cmd, path) in _ADMIN_DATA_KEYED:
+            items = list(v.items())
+            sub = path + "{}"
+        else:
+            items = list(v.items())
+            sub = None
+        out: dict[str, Any] = {"{}": [str(k) for k, _ in items]}
+        for k, x in items:
+            out[str(k)] = _admin_value(cmd, x, sub or ("%s.%s" % (path, k) if path else str(k)), rules, norm)
+        return out
+    if isinstance(v, list):
+        items = [_admin_value(cmd, x, path + "[]", rules, norm) for x in v]
+        if (cmd, path) in _ADMIN_UNORDERED:
+            items = sorted(items, key=repr)
+        return items
+    return v
+
+
+def normalize_admin(fields: dict, norm: Normalizer | None = None) -> dict:
+    """The shape of one AdminServer answer (an ``admin`` event of ScenarioContext.admin).
+
+    The HTTP status, content type, command and query are kept literally.  A JSON
+    answer keeps every object's keys, in order, as a ``{}`` entry, and every value
+    literally except those ``ADMIN_MASKS`` names for the answering command (the
+    answer's own "command" value, so aliases share their primary name's rules):
+    MASK keeps only the value's JSON type, SESSION and ZXID map ids as elsewhere,
+    SESSION_KEYS maps and sorts an object's session-id keys, SESSIONS_BY_EXPIRY
+    keeps only which sessions have an expiry bucket.  Connection lists are
+    compared as sets.  A text answer (the command list page) is split into its
+    command links, in order, and whatever else it holds.
+    """
+    out = {k: fields[k] for k in ("command", "query", "status", "content_type")}
+    if "json" in fields:
+        answer = fields["json"]
+        cmd = answer.get("command") if isinstance(answer, dict) else None
+        out["json"] = _admin_value(str(cmd), answer, "", ADMIN_MASKS.get(cmd, {}), norm)
+    else:
+        text = fields.get("text", "")
+        links = _COMMAND_LINK.findall(text)
+        out["links"] = {name: href for href, name in links}
+        out["links_in_order"] = [name for _, name in links] == sorted(name for _, name in links)
+        out["other_text"] = _COMMAND_LINK.sub("", text)
     return out

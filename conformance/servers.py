@@ -10,11 +10,19 @@ from its zoo.cfg under Apache's key names.  ``real_server()`` and
 
 ``forceSync=no`` only skips the real server's fsync per transaction: it changes
 no protocol behaviour and makes the reference several times faster.
+
+Both servers run their AdminServer (the ``/commands`` JSON API) on loopback with
+the ``admin.*`` keys of the table, each on a port of its own: the reference on a
+free port chosen before it starts (Jetty has no way to report a port 0 binding),
+zkcompat on port 0, read back from its log.  ``admin_port`` holds it.
 """
 
 from __future__ import annotations
 
-from zkcompat.servers import RealZooKeeper, ZkcompatProcess
+import re
+import time
+
+from zkcompat.servers import RealZooKeeper, ServerStartError, ZkcompatProcess, free_port
 
 from .client import digest
 
@@ -37,14 +45,20 @@ SETTINGS = {
     "znode.container.checkIntervalMs": str(CONTAINER_CHECK_INTERVAL_MS),
     "DigestAuthenticationProvider.superDigest": digest(SUPER_USER, SUPER_PASSWORD),
     "forceSync": "no",
+    "admin.enableServer": "true",
+    "admin.serverAddress": "127.0.0.1",
+    "admin.commandURL": "/commands",
 }
+
+ADMIN_KEYS = ("admin.enableServer", "admin.serverAddress", "admin.commandURL")
 
 
 def real_server(extra: dict[str, str] | None = None) -> RealZooKeeper:
     """``extra``: zoo.cfg keys on top of SETTINGS; Apache ZooKeeper turns keys it does not know
     (``enforceQuota``) into ``zookeeper.<key>`` system properties."""
     s = SETTINGS
-    return RealZooKeeper(
+    admin_port = free_port(s["admin.serverAddress"])
+    server = RealZooKeeper(
         tick_time=int(s["tickTime"]),
         min_session_timeout=int(s["minSessionTimeout"]),
         max_session_timeout=int(s["maxSessionTimeout"]),
@@ -52,13 +66,41 @@ def real_server(extra: dict[str, str] | None = None) -> RealZooKeeper:
         super_digest=s["DigestAuthenticationProvider.superDigest"],
         jute_maxbuffer=int(s["jute.maxbuffer"]),
         four_letter_words=s["4lw.commands.whitelist"],
-        extra_cfg={"forceSync": s["forceSync"], **(extra or {})},
+        extra_cfg={
+            "forceSync": s["forceSync"],
+            **{k: s[k] for k in ADMIN_KEYS},
+            "admin.serverPort": str(admin_port),
+            **(extra or {}),
+        },
         system_properties={"znode.container.checkIntervalMs": s["znode.container.checkIntervalMs"]},
     )
+    server.admin_port = admin_port
+    return server
+
+
+class _Zkcompat(ZkcompatProcess):
+    """``zkcompat serve`` whose AdminServer binds port 0; ``admin_port`` is the port it logged."""
+
+    admin_port = 0
+
+    def start(self, timeout: float = 30.0):
+        super().start(timeout)
+        # the line is logged before the client port is printed, so it is there once start() returns
+        pattern = re.compile(r"AdminServer serving on http://[^\s]*:(\d+)/")
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pattern.search(self.stderr_path.read_text(errors="replace"))
+            if m:
+                self.admin_port = int(m.group(1))
+                return self
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError("zkcompat logged no AdminServer port; see %s" % self.stderr_path)
+            time.sleep(0.02)
 
 
 def zkcompat_server(extra: dict[str, str] | None = None) -> ZkcompatProcess:
-    return ZkcompatProcess(config={**SETTINGS, **(extra or {})})
+    return _Zkcompat(config={**SETTINGS, "admin.serverPort": "0", **(extra or {})})
 
 
 def make_server(kind: str, extra: dict[str, str] | None = None):

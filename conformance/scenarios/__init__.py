@@ -31,6 +31,7 @@ MODULES = (
     "reaper",
     "fourlw",
     "quota",
+    "admin",
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")

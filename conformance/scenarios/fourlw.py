@@ -102,3 +102,11 @@ def _(t):
     t.four_letter_word(b"stmk" + (0b1010).to_bytes(8, "big"))
     t.four_letter_word("gtmk")
     t.four_letter_word(b"stmk" + (306).to_bytes(8, "big"))
+
+
+@scenario("4lw.dump_after_ephemeral_deleted")
+def _(t):
+    """dump still lists a session whose only ephemeral was deleted (with no paths), until the session ends."""
+    c = _with_session(t)
+    c.delete(t.path("e"))
+    t.four_letter_word("dump")

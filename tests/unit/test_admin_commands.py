@@ -263,3 +263,134 @@ def test_zoo_cfg_admin_and_metrics_keys(tmp_path):
     assert cfg.initial_config == text
     # ZooKeeper reads admin.* as system properties too: the zookeeper. prefix is accepted
     assert config_from_properties({"zookeeper.admin.enableServer": "FALSE"}).admin_enable_server is False
+
+
+# --- figures checked against Apache ZooKeeper 3.8 by the conformance suite (conformance/scenarios/admin.py) ---
+
+
+def test_node_count_counts_the_root_under_both_its_names():
+    """A fresh server has 4 znodes and reports 5, as ZooKeeper's nodes map holds the root as "" and "/"."""
+    server, clock = make_server()
+    assert admin.run_command(server, "srvr")["node_count"] == 5
+    assert admin.run_command(server, "mntr")["znode_count"] == 5
+    assert "Node count: 5\n" in server.run_four_letter_word("srvr", None, b"")
+    c = connected(server)
+    c.create("/a")
+    assert admin.run_command(server, "srvr")["node_count"] == 6
+
+
+def test_client_response_sizes_follow_replies_and_notifications_until_srst():
+    """last/min/max response sizes: -1 at first, then each reply's and notification's length; srst resets them."""
+    server, clock = make_server()
+
+    def sizes():
+        st = admin.run_command(server, "server_stats")
+        mntr = admin.run_command(server, "monitor")
+        assert st["client_response"] == st["server_stats"]["client_response_stats"]
+        assert (mntr["last_client_response_size"], mntr["min_client_response_size"],
+                mntr["max_client_response_size"]) == tuple(st["client_response"].values())
+        return tuple(st["client_response"].values())
+
+    assert sizes() == (-1, -1, -1)
+    w = connected(server)
+    assert sizes() == (-1, -1, -1)  # the ConnectResponse is no client response
+    w.create("/x")  # header 16 + path "/x" (4 + 2)
+    assert sizes() == (22, 22, 22)
+    w.get_data("/x", watch=True)  # header 16 + data (4 + 0) + Stat 68
+    assert sizes() == (88, 22, 88)
+    c = connected(server)
+    c.set_data("/x", b"abc")  # w's notification: header 16 + type, state 8 + path 6; then c's reply 16 + 68
+    assert len(w.notifications()) == 1 and sizes() == (84, 22, 88)
+    c.delete("/x")
+    assert sizes() == (16, 16, 88)
+    admin.run_command(server, "srst")
+    assert sizes() == (-1, -1, -1)
+    assert admin.run_command(server, "leader")["error"]  # standalone: proposal sizes never apply
+
+
+def test_a_connect_response_is_a_packet_sent():
+    """NIOServerCnxn counts every buffer it writes: the ConnectResponse is the connection's first packet sent."""
+    server, clock = make_server()
+    c = connected(server)
+    [info] = admin.run_command(server, "cons")["connections"]
+    assert (info["packets_received"], info["packets_sent"]) == (1, 1)
+    assert admin.run_command(server, "srvr")["server_stats"]["packets_sent"] == 1
+    c.exists("/")
+    [info] = admin.run_command(server, "cons")["connections"]
+    assert (info["packets_received"], info["packets_sent"]) == (2, 2)
+
+
+def test_hash_entries_carry_the_digest_version():
+    """Each digest-log entry is ZooKeeper's ZxidDigest: zxid, digest, digest_version (2)."""
+    server, clock = make_server()
+    c = connected(server)
+    for i in range(128):
+        c.create("/n%d" % i)
+    [entry] = admin.run_command(server, "hash")["digests"]
+    assert list(entry) == ["zxid", "digest", "digest_version"]
+    assert entry["zxid"] == 128 and entry["digest_version"] == 2
+    assert entry["digest"] == server.tree.digest_log[0][1]
+
+
+def test_dump_lists_a_session_whose_ephemerals_were_all_deleted():
+    """ZooKeeper's ephemerals map keeps a session's emptied set until the session ends: dump still lists it."""
+    server, clock = make_server(four_letter_words=frozenset({"dump"}))
+    c = connected(server)
+    c.create("/e", flags=1)
+    c.delete("/e")
+    assert admin.run_command(server, "dump")["session_id_to_ephemeral_paths"] == {str(c.session_id): []}
+    text = server.run_four_letter_word("dump", None, b"")
+    assert "Sessions with Ephemerals (1):\n0x%x:\nConnections dump:" % c.session_id in text
+    c.close_session()
+    assert admin.run_command(server, "dump")["session_id_to_ephemeral_paths"] == {}
+
+
+def _java_bucket_order(keys, hash_fn):
+    """Iteration order of a fresh java.util.HashMap (16 buckets) filled with ``keys`` in order."""
+    def bucket(k):
+        h = hash_fn(k)
+        return (h ^ (h >> 16)) & 15
+    return sorted(keys, key=lambda k: (bucket(k), keys.index(k)))
+
+
+def test_watch_reports_iterate_like_the_fresh_java_maps_zookeeper_builds():
+    """wchp's paths and session ids, and wchc's sessions, come in the order of Java HashMaps/HashSets."""
+    from zkcompat.core.javahash import java_string_hash
+
+    def long_hash(v):
+        v &= (1 << 64) - 1
+        return (v ^ (v >> 32)) & 0xFFFFFFFF
+
+    server, clock = make_server()
+    clients = [connected(server) for _ in range(6)]
+    paths = ["/w", "/missing", "/a/b/c", "/zz", "/q"]
+    for c in clients:
+        for p in paths:
+            c.exists(p, watch=True)
+    by_path = admin.run_command(server, "wchp")["path_to_session_ids"]
+    assert list(by_path) == _java_bucket_order(paths, java_string_hash) != paths
+    sids = [c.session_id for c in clients]
+    for p in paths:
+        assert by_path[p] == _java_bucket_order(sids, long_hash)
+    by_session = admin.run_command(server, "wchc")["session_id_to_watched_paths"]
+    assert list(by_session) == [str(s) for s in _java_bucket_order(sids, long_hash)]
+    assert all(v == _java_bucket_order(paths, java_string_hash) for v in by_session.values())
+
+
+def test_environment_names_the_architecture_as_the_jvm_does():
+    """os.arch is the JVM's name for the machine (amd64 on x86_64 Linux), as tools reading envi expect."""
+    assert fourlw.java_os_arch("Linux", "x86_64") == "amd64"
+    assert fourlw.java_os_arch("Linux", "i686") == "i386"
+    assert fourlw.java_os_arch("Linux", "aarch64") == "aarch64"
+    assert fourlw.java_os_arch("Darwin", "arm64") == "aarch64"
+
+
+def test_an_auth_packet_answered_authfailed_is_not_counted_as_an_auth_failure():
+    """auth_failed_count counts failed TLS client-certificate authentications only (ZooKeeper 3.8's Netty factory)."""
+    from protocol.codes import Err
+
+    server, clock = make_server()
+    c = connected(server)
+    assert c.auth("nope", b"x").err == Err.AUTHFAILED and c.closed
+    assert admin.run_command(server, "srvr")["server_stats"]["auth_failed_count"] == 0
+    assert admin.run_command(server, "mntr")["auth_failed_count"] == 0

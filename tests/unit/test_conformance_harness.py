@@ -18,7 +18,7 @@ import pytest
 from conformance import intended as intended_mod
 from conformance.client import Connection, Event, Transcript, decode_multi_body
 from conformance.compare import compare
-from conformance.normalize import Normalizer, normalize_4lw
+from conformance.normalize import Normalizer, normalize_4lw, normalize_admin
 from conformance.report import summary_line
 from conformance.runner import Outcome
 from conformance.scenarios import all_scenarios
@@ -290,6 +290,110 @@ def test_envi_keeps_keys_in_order():
         "java.version=*",
         "",
     ]
+
+
+# --- AdminServer answers ---------------------------------------------------------------------------
+
+
+def admin_event(answer, command=None, query=None):
+    name = command if command is not None else answer.get("command", "")
+    return Event("admin", "-", {"command": name, "query": dict(query or {}), "status": 200,
+                                "content_type": "application/json", "json": answer})
+
+
+def admin_transcript(*answers, session=SESSION_A):
+    t = reference_transcript(session=session)
+    for a in answers:
+        t.add(admin_event(a))
+    return t
+
+
+def configuration(port, tick=2000, data_dir="/tmp/x/version-2"):
+    return {"client_port": port, "data_dir": data_dir, "data_log_dir": data_dir, "tick_time": tick,
+            "command": "configuration", "error": None}
+
+
+def test_admin_masks_only_what_its_table_names():
+    """configuration: the port and data dirs are masked (typed); tick_time and the rest are compared."""
+    a = admin_transcript(configuration(2181))
+    b = admin_transcript(configuration(40123, data_dir="(in memory)"))
+    assert diffs_between(a, b) == []
+    fields = dict(Normalizer(a).events()[-1].fields)
+    assert fields["json.client_port"] == "<int>" and fields["json.tick_time"] == 2000
+    assert fields["json.{}"] == ["client_port", "data_dir", "data_log_dir", "tick_time", "command", "error"]
+    [d] = diffs_between(a, admin_transcript(configuration(2181, tick=3000)))
+    assert (d.field, d.real, d.ours) == ("json.tick_time", 2000, 3000)
+    # a masked value of another type differs too
+    [d] = diffs_between(a, admin_transcript(configuration("2181")))
+    assert (d.field, d.real, d.ours) == ("json.client_port", "<int>", "<str>")
+
+
+def test_admin_key_order_and_key_sets_are_compared():
+    ref = {"read_only": False, "command": "is_read_only", "error": None}
+    swapped = {"command": "is_read_only", "read_only": False, "error": None}
+    [d] = diffs_between(admin_transcript(ref), admin_transcript(swapped))
+    assert d.field == "json.{}"
+    extra = dict(ref, more=1)
+    assert {d.field for d in diffs_between(admin_transcript(ref), admin_transcript(extra))} == {"json.{}", "json.more"}
+
+
+def test_admin_session_ids_map_to_the_scenarios_sessions_and_keyed_maps_are_sorted():
+    """Session ids (as values and as map keys) become session#k; an id the scenario never saw is masked."""
+    other = 0x0100000ABCDE0777
+
+    def watches(a, b):
+        return {"session_id_to_watched_paths": {str(a): ["/r/a"], str(b): ["/r/b", "/r/a"]},
+                "command": "watches", "error": None}
+
+    def by_path(ids):
+        return {"path_to_session_ids": {"/r/a": ids}, "command": "watches_by_path", "error": None}
+
+    ref = admin_transcript(watches(SESSION_A, SESSION_B), by_path([SESSION_A, SESSION_B, other]))
+    a, b = SESSION_A + 10, SESSION_B + 10
+    reordered = {"session_id_to_watched_paths": {str(b): ["/r/b", "/r/a"], str(a): ["/r/a"]},
+                 "command": "watches", "error": None}
+    cand = admin_transcript(reordered, by_path([other + 1, b, a]), session=a)
+    cand.events[1].fields["session_id"] = b
+    # the keys came in another (hash) order and the set of ids too: the same sessions, the same shape
+    assert diffs_between(ref, cand) == []
+    fields = dict(Normalizer(ref).events()[-2].fields)
+    assert fields["json.session_id_to_watched_paths.{}"] == ["session#1", "session#2"]
+    assert fields["json.session_id_to_watched_paths.session#2"] == ["/r/b", "/r/a"]  # paths keep their order
+    assert dict(Normalizer(ref).events()[-1].fields)["json.path_to_session_ids./r/a"] == [
+        "<other session>", "session#1", "session#2"]
+    swapped = admin_transcript(watches(SESSION_B, SESSION_A), by_path([SESSION_A, SESSION_B, other]))
+    assert {d.field for d in diffs_between(ref, swapped)} == {
+        "json.session_id_to_watched_paths.session#1", "json.session_id_to_watched_paths.session#2"}
+
+
+def test_admin_zxids_go_through_the_scenarios_zxid_map():
+    def srvr(zxid):
+        return {"version": "3.8.0", "server_stats": {"last_processed_zxid": zxid, "uptime": 5}, "node_count": 7,
+                "command": "server_stats", "error": None}
+
+    ref = admin_transcript(srvr(101))
+    assert dict(Normalizer(ref).events()[-1].fields)["json.server_stats.last_processed_zxid"] == "Z+1"
+    assert diffs_between(ref, admin_transcript(srvr(101))) == []
+    assert {d.field for d in diffs_between(ref, admin_transcript(srvr(102)))} == {
+        "json.server_stats.last_processed_zxid"}
+    assert {d.field for d in diffs_between(ref, admin_transcript(dict(srvr(101), node_count=6)))} == {
+        "json.node_count"}
+
+
+def test_admin_environment_masks_runtime_facts_not_the_answer():
+    """The environment rules mask values by key; the answer, its keys, command and error stay compared."""
+    env = {"zookeeper.version": "3.8.0", "host.name": "h", "java.version": "17", "os.name": "Linux",
+           "os.memory.free": "1MB", "command": "environment", "error": None}
+    out = normalize_admin(admin_event(env).fields)["json"]
+    assert out["java.version"] == "<str>" and out["os.memory.free"] == "<str>" and out["host.name"] == "<str>"
+    assert out["os.name"] == "Linux" and out["command"] == "environment" and out["error"] is None
+
+
+def test_admin_command_list_page_becomes_its_links():
+    page = '<a href="/commands/dirs">dirs</a>\n<br/>\n<a href="/commands/dump">dump</a>\n<br/>\n'
+    out = normalize_admin({"command": "", "query": {}, "status": 200, "content_type": None, "text": page})
+    assert out["links"] == {"dirs": "/commands/dirs", "dump": "/commands/dump"}
+    assert out["links_in_order"] is True and out["other_text"] == ""
 
 
 # --- the recording client, against a scripted peer ------------------------------------------------

@@ -18,6 +18,9 @@ tests/compat/test_admin_http.py):
   has Java longs/ints, floats for its doubles, strings, booleans and null;
 - map keys that are numbers in Java (session ids, expiry times) are strings in
   JSON, list elements stay numbers; session ids are signed 64-bit like Java's;
+- maps and sets that ZooKeeper builds afresh for an answer (watches,
+  watches_by_path, dump) iterate in the order of those fresh Java HashMaps and
+  HashSets (zkcompat.core.javahash);
 - an unknown command answers ``{"command": <name>, "error": "Unknown command:
   <name>"}`` with HTTP 200; a command that needs a serving server answers
   "This ZooKeeper instance is not currently serving requests" while there is
@@ -37,6 +40,7 @@ import re
 from typing import Callable
 
 from . import fourlw
+from .javahash import JavaHashSet
 from .stats import java_double
 
 _LONG = re.compile(r"[+-]?[0-9]+")
@@ -56,8 +60,13 @@ def _dir_sizes(server) -> tuple[int, int]:
 
 
 def _buffer_stats() -> dict:
-    # client response sizes are not tracked (mntr reports -1 for them too)
+    # BufferStats nobody updates (proposal sizes are not tracked): ZooKeeper's -1s
     return {"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1}
+
+
+def _client_response_stats(st) -> dict:
+    return {"last_buffer_size": st.last_response_size, "min_buffer_size": st.min_response_size,
+            "max_buffer_size": st.max_response_size}
 
 
 def connection_info(c, brief: bool) -> dict:
@@ -94,7 +103,7 @@ def server_stats(server, peer=None) -> dict:
         "packets_sent": st.packets_sent,
         "packets_received": st.packets_received,
         "fsync_threshold_exceed_count": 0,
-        "client_response_stats": _buffer_stats(),
+        "client_response_stats": _client_response_stats(st),
         "data_dir_size": data_size,
         "log_dir_size": log_size,
         "provider_null": False,
@@ -114,7 +123,7 @@ def server_stats(server, peer=None) -> dict:
         "version": fourlw.ZK_VERSION,
         "read_only": False,
         "server_stats": stats,
-        "client_response": _buffer_stats(),
+        "client_response": _client_response_stats(st),
     }
     if server.mode == "leader":
         out["proposal_stats"] = _buffer_stats()
@@ -177,8 +186,9 @@ def dump(server, peer=None) -> dict:
     """Session expiry buckets (monotonic ms, like ZooKeeper's elapsed time) and ephemerals per session."""
     buckets = server.sessions.buckets
     expiry = {str(due): [_signed64(sid) for sid in buckets[due]] for due in sorted(buckets)}
-    ephemerals = {str(_signed64(sid)): list(paths.ordered())
-                  for sid, paths in server.tree.ephemerals.items() if len(paths)}
+    # DataTree.getEphemerals: a new HashMap of session id -> a new HashSet copy of its paths.  A
+    # session whose ephemerals were all deleted keeps its (empty) set until it ends, so it is listed.
+    ephemerals = _session_keyed({sid: _java_copy(paths.ordered()) for sid, paths in server.tree.ephemerals.items()})
     return {"expiry_time_to_session_ids": expiry, "session_id_to_ephemeral_paths": ephemerals}
 
 
@@ -211,8 +221,13 @@ def ruok(server, peer=None) -> dict:
     return {}
 
 
+# DigestCalculator.DIGEST_VERSION: the version of the tree digest algorithm (ZxidDigest.digestVersion)
+DIGEST_VERSION = 2
+
+
 def hash_(server, peer=None) -> dict:
-    return {"digests": [{"zxid": zxid, "digest": digest} for zxid, digest in server.tree.digest_log]}
+    return {"digests": [{"zxid": zxid, "digest": digest, "digest_version": DIGEST_VERSION}
+                        for zxid, digest in server.tree.digest_log]}
 
 
 def initial_configuration(server, peer=None) -> dict:
@@ -400,16 +415,41 @@ COMMANDS = [
 BY_NAME = {name: cmd for cmd in COMMANDS for name in cmd.names}
 
 
+def _long_hash(v: int) -> int:
+    """Long.hashCode: the two halves of the 64-bit value xor-ed (unsigned 32-bit here)."""
+    v &= 0xFFFFFFFFFFFFFFFF
+    return (v ^ (v >> 32)) & 0xFFFFFFFF
+
+
+def _java_copy(items, hash_fn=None) -> list:
+    """``new HashSet<>(collection)`` (or a HashMap filled from one): the order Java iterates the copy in.
+
+    The copy is sized for the collection (at least 16 buckets) and filled in the
+    collection's own order; its iteration order is that of the fresh table.
+    """
+    items = list(items)
+    return JavaHashSet(max(int(len(items) / 0.75) + 1, 16), items, hash_fn).ordered()
+
+
+def _session_keyed(pairs: dict) -> dict:
+    """A HashMap<Long, ...> built in ``pairs``' order, keyed by signed session ids as JSON strings."""
+    by_id = {_signed64(sid): value for sid, value in pairs.items()}
+    return {str(sid): by_id[sid] for sid in JavaHashSet(16, by_id, _long_hash).ordered()}
+
+
 def _watches(server) -> dict:
-    # DataTree.getWatches: the data watches only, as wchc prints them
-    return {"session_id_to_watched_paths": {
-        str(_signed64(w.session_id)): list(paths) for w, paths in server.tree.data_watches.by_watcher.items()}}
+    # DataTree.getWatches (WatchManager.getWatches): the data watches only, a new HashMap of
+    # session id -> a new HashSet copy of that watcher's paths
+    ids = {w.session_id: _java_copy(paths) for w, paths in server.tree.data_watches.by_watcher.items()}
+    return {"session_id_to_watched_paths": _session_keyed(ids)}
 
 
 def _watches_by_path(server) -> dict:
+    # WatchManager.getWatchesByPath: a new HashMap of path -> a new HashSet of session ids,
+    # filled while iterating the watch table
+    table = server.tree.data_watches.table
     return {"path_to_session_ids": {
-        path: [_signed64(w.session_id) for w in watchers]
-        for path, watchers in server.tree.data_watches.table.items()}}
+        path: _java_copy([_signed64(w.session_id) for w in table[path]], _long_hash) for path in _java_copy(table)}}
 
 
 def _watch_summary(server) -> dict:

@@ -172,7 +172,7 @@ def environment() -> list[tuple[str, str]]:
         ("python.executable", sys.executable),
         ("python.path", os.pathsep.join(p for p in sys.path if p)),
         ("os.name", platform.system()),
-        ("os.arch", platform.machine()),
+        ("os.arch", java_os_arch(platform.system(), platform.machine())),
         ("os.version", platform.release()),
         ("user.name", _user()),
         ("user.home", os.path.expanduser("~")),
@@ -180,6 +180,17 @@ def environment() -> list[tuple[str, str]]:
         ("os.memory.rss", mb(rss)),
     ]
     return lines
+
+
+# what the JVM's os.arch calls the machine types Python's platform.machine() reports
+_JAVA_ARCH = {("Linux", "x86_64"): "amd64", ("Linux", "i386"): "i386", ("Linux", "i486"): "i386",
+              ("Linux", "i586"): "i386", ("Linux", "i686"): "i386", ("Darwin", "arm64"): "aarch64",
+              ("Windows", "AMD64"): "amd64"}
+
+
+def java_os_arch(system: str, machine: str) -> str:
+    """System.getProperty("os.arch") for this machine: amd64 where uname says x86_64 (Linux)."""
+    return _JAVA_ARCH.get((system, machine), machine)
 
 
 def _user() -> str:
@@ -220,7 +231,9 @@ def _dump(server) -> str:
                                                                             time.gmtime(wall))))
         out.extend("\t0x%s\n" % _hex(sid) for sid in buckets[due])
     out.append("ephemeral nodes dump:\n")
-    eph = {sid: s for sid, s in server.tree.ephemerals.items() if len(s)}
+    # DataTree.dumpEphemerals lists every session of its ephemerals map, also one whose ephemerals
+    # were all deleted (the map keeps the empty set until the session ends)
+    eph = server.tree.ephemerals
     out.append("Sessions with Ephemerals (%d):\n" % len(eph))
     for sid, paths in eph.items():
         out.append("0x%s:\n" % _hex(sid))
@@ -303,10 +316,10 @@ def monitor_values(server) -> list[tuple[str, object]]:
         ("znode_count", tree.node_count),
         ("global_sessions", len(server.sessions.sessions)),
         ("non_mtls_remote_conn_count", 0),
-        ("last_client_response_size", -1),
+        ("last_client_response_size", st.last_response_size),
         ("packets_sent", st.packets_sent),
         ("packets_received", st.packets_received),
-        ("max_client_response_size", -1),
+        ("max_client_response_size", st.max_response_size),
         ("connection_drop_probability", 0.0),
         ("watch_count", watch_count),
         ("auth_failed_count", st.auth_failed),
@@ -318,7 +331,7 @@ def monitor_values(server) -> list[tuple[str, object]]:
         ("uptime", uptime),
         ("max_latency", st.max_latency),
         ("outstanding_tls_handshake", 0),
-        ("min_client_response_size", -1),
+        ("min_client_response_size", st.min_response_size),
         ("non_mtls_local_conn_count", 0),
         ("proposal_count", 0),
         ("connection_rejected", st.connections_rejected),

@@ -261,7 +261,9 @@ class Connection:
 
     def send_reply(self, xid: int, zxid: int, err: int, body: bytes = b"") -> None:
         self.packets_sent += 1
-        self.server.stats.packets_sent += 1
+        st = self.server.stats
+        st.packets_sent += 1
+        st.record_response_size(16 + len(body))
         self.send(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
 
     def close_after_send(self) -> None:
@@ -278,7 +280,9 @@ class Connection:
             return
         body = _NOTIFICATION_HDR + WatcherEvent.encode(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path))
         self.packets_sent += 1
-        self.server.stats.packets_sent += 1
+        st = self.server.stats
+        st.packets_sent += 1
+        st.record_response_size(len(body))
         self.send(_LEN.pack(len(body)) + body)
 
     # --- input --------------------------------------------------------------------------
@@ -400,6 +404,10 @@ class Connection:
         body = ConnectResponse.encode(resp)
         if not self.old_client:
             body += b"\x00"  # readOnly: a read-write server
+        # a packet sent like any other (NIOServerCnxn counts each buffer it writes), but not a
+        # response: its size is not in the client response stats
+        self.packets_sent += 1
+        server.stats.packets_sent += 1
         self.send(_LEN.pack(len(body)) + body)
         if valid:
             self.state = CONNECTED
@@ -466,6 +474,7 @@ class Connection:
             instant[t] = instant.get(t, 0) + 1
             self.packets_sent += 1
             st.packets_sent += 1
+            st.record_response_size(16 + len(body))
             self.out.append(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
             server._dirty[self] = None
             return
@@ -487,8 +496,9 @@ class Connection:
             return
         ids = server.auth.authenticate(packet.scheme, self.remote_ip, packet.auth)
         if ids is None:
+            # not counted in auth_failed_count: ZooKeeper 3.8 counts only failed X509 authentications of
+            # TLS handshakes there (NettyServerCnxnFactory), never an AUTHFAILED answer to an AuthPacket
             log.warning("Authentication failed for scheme: %s", packet.scheme)
-            server.stats.auth_failed += 1
             self.send_reply(xid, 0, Err.AUTHFAILED)
             self.close_after_send()
             return

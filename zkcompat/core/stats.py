@@ -19,13 +19,29 @@ class ServerStats:
         self.auth_failed = 0
 
     def reset(self) -> None:
-        """srst: ZooKeeper resets the latency and packet counters."""
+        """srst: ZooKeeper resets the latency and packet counters and the response sizes."""
         self.packets_received = 0
         self.packets_sent = 0
         self.min_latency = None
         self.max_latency = 0
         self.total_latency = 0
         self.latency_count = 0
+        # BufferStats of client responses: -1 until the first response
+        self.last_response_size = -1
+        self.min_response_size = -1
+        self.max_response_size = -1
+
+    def record_response_size(self, size: int) -> None:
+        """ServerStats.updateClientResponseSize: ``size`` is a response's length without its 4-byte prefix.
+
+        ServerCnxn.serialize calls it for every reply and notification (sendResponse), not for
+        the ConnectResponse, which is written as a raw buffer.
+        """
+        self.last_response_size = size
+        if self.min_response_size == -1 or size < self.min_response_size:
+            self.min_response_size = size
+        if size > self.max_response_size:
+            self.max_response_size = size
 
     def record_latency(self, ms: int) -> None:
         self.total_latency += ms

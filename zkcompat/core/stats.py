@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left as _bisect_left
+
 
 def java_double(v: float) -> str:
     """Double.toString for the small values these counters take."""
@@ -99,12 +101,7 @@ class OpLatency:
         row = self.ops.get(op)
         if row is None:
             row = self.ops[op] = [0] * (len(LATENCY_BUCKETS_MS) + 2)
-        i = 0
-        for bound in LATENCY_BUCKETS_MS:
-            if ms <= bound:
-                break
-            i += 1
-        row[i] += 1
+        row[_bisect_left(LATENCY_BUCKETS_MS, ms)] += 1  # the first bucket whose bound is >= ms
         row[-1] += ms
 
     def snapshot(self) -> dict[str, tuple[list[int], int, int]]:

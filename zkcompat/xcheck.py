@@ -415,10 +415,30 @@ class Exchange:
     done: bool = False
     after_close: bool = False  # sent after a closeSession on the same connection
     timer: Any = None
+    held: _Held | None = None  # while it waits for its place in the real server's order
 
     @property
     def op_label(self) -> str:
         return "connect" if self.op is None else op_name(self.op)
+
+
+@dataclass
+class _Held:
+    """A request forwarded to the real server, not yet sent to the candidate (see "Ordering")."""
+
+    link: Link
+    ex: Exchange | None
+    body: bytes
+    seq: int  # arrival (= forwarding) order
+    key: tuple | None = None  # its place in the real server's order, once its answer (or its absence) is known
+    resolved_at: int = 0  # how many requests had been forwarded when that was known
+
+
+# Requests whose answer carries the zxid of their own transaction (a failed one too: an error txn).
+_WRITE_OPS = frozenset({OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
+                        OpCode.DELETE_CONTAINER, OpCode.SET_DATA, OpCode.SET_ACL, OpCode.MULTI, OpCode.CHECK,
+                        OpCode.RECONFIG, OpCode.CLOSE_SESSION})
+_LAST = (float("inf"), 1)
 
 
 @dataclass
@@ -465,6 +485,7 @@ class Link:
         self.queued = 0  # this link's items in the proxy's candidate queue
         self.inflight = 0  # requests sent to the candidate and not answered (nor timed out)
         self.close_check = None
+        self.last_key: tuple = (0, 0)  # the real-order key of this link's latest resolved request
         self.norms = proxy._new_norms()
         self.pair: _SessionPair | None = None
 
@@ -504,7 +525,7 @@ class Link:
                 summary = "undecodable %d bytes" % len(body)
             ex = self.connect_ex = Exchange(self, None, None, summary)
         elif len(body) < 8:
-            proxy._enqueue(self, None, body)  # a frame too short to be a request: mirrored, not paired
+            proxy._hold(self, None, body)  # a frame too short to be a request: mirrored, not paired
             return
         else:
             hdr = r.RequestHeader.decode(body, 0)[0]
@@ -518,7 +539,7 @@ class Link:
             return
         if ex.xid is not None:
             self.cand_awaits[ex.xid].append(ex)
-        proxy._enqueue(self, ex, body)
+        proxy._hold(self, ex, body)
 
     def translate(self, ex: Exchange | None, body: bytes) -> bytes:
         """The frame body the candidate gets for this request (session-specific values translated)."""
@@ -602,6 +623,7 @@ class Link:
             if ex.done or ex.real_missing:
                 return
             ex.real, ex.real_hdr = fields, hdr
+            proxy._resolve(ex)
         else:
             if ex.inflight:
                 proxy._release(ex)
@@ -614,8 +636,9 @@ class Link:
 
     def _real_timeout(self, ex: Exchange) -> None:
         ex.timer = None
-        if not ex.done and ex.real is None:
+        if not ex.done and ex.real is None and ex.real_missing is None:
             ex.real_missing = "no answer within %gs" % self.proxy.wait_s
+            self.proxy._resolve(ex)
             self._maybe_complete(ex)
         self.proxy._changed()
 
@@ -713,10 +736,12 @@ class Link:
                 if not ex.done:
                     # the client's own close: nothing to compare; the real server's close: compared
                     ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+                    self.proxy._resolve(ex)
                     self._maybe_complete(ex)
         self.real_awaits.clear()
         if self.connect_ex is not None and self.connect_ex.real is None and not self.connect_ex.done:
             self.connect_ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+            self.proxy._resolve(self.connect_ex)
             self._maybe_complete(self.connect_ex)
         for item in list(self.cand_notes):  # the real side can no longer send their counterparts
             if item[1] is not None and item[1].active():
@@ -1069,6 +1094,9 @@ class XCheckProxy:
         self._links: dict[int, Link] = {}
         self._numbers = itertools.count(1)
         self._queue: collections.deque[tuple[Link, Exchange | None, bytes]] = collections.deque()
+        self._held: list[_Held] = []  # forwarded requests not yet in _queue, in arrival order
+        self._forwarded = 0  # requests forwarded to the real server so far
+        self._max_real_zxid = 0  # the highest zxid in a real answer so far
         self._inflight_total = 0
         self._zxids_real: list[int] = []  # paired reply-header zxids, increasing on both sides
         self._zxids_cand: list[int] = []
@@ -1242,9 +1270,62 @@ class XCheckProxy:
 
     # --- the candidate queue: arrival order across links -----------------------------------------
 
-    def _enqueue(self, link: Link, ex: Exchange | None, body: bytes) -> None:
-        self._queue.append((link, ex, body))
+    def _hold(self, link: Link, ex: Exchange | None, body: bytes) -> None:
+        """A request was forwarded to the real server: keep it until its place in the real order is known."""
+        held = _Held(link, ex, body, self._forwarded)
+        self._forwarded += 1
         link.queued += 1
+        self._held.append(held)
+        if ex is None:
+            self._resolve_held(held, _LAST)
+            return
+        ex.held = held
+        if ex.timer is None:
+            ex.timer = self.reactor.callLater(self.wait_s, link._real_timeout, ex)
+
+    def _resolve(self, ex: Exchange) -> None:
+        """The real server answered ``ex`` (or never will): its place in the real server's order is known."""
+        held = ex.held
+        if held is None or held.key is not None:
+            return
+        ex.held = None
+        if ex.timer is not None and ex.timer.active():
+            ex.timer.cancel()
+        ex.timer = None
+        if ex.real is None:
+            key = _LAST
+        elif ex.op is None:  # a ConnectResponse has no zxid: after everything answered so far
+            key = (self._max_real_zxid, 1)
+        else:
+            zxid = ex.real_hdr.zxid
+            if ex.op != OpCode.PING:
+                self._max_real_zxid = max(self._max_real_zxid, zxid)
+            key = (zxid, 0 if ex.op in _WRITE_OPS else 1)
+        self._resolve_held(held, key)
+
+    def _resolve_held(self, held: _Held, key: tuple) -> None:
+        link = held.link
+        held.key = link.last_key = max(key, link.last_key)  # (a connection's requests stay in order)
+        held.resolved_at = self._forwarded
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Move to the candidate queue, in the real server's order, every held request whose place is
+        certain: those forwarded after its answer came got later places, and those forwarded before
+        have their places too."""
+        pending = self._held
+        unresolved = next((h.seq for h in pending if h.key is None), None)
+        ready = sorted((h for h in pending if h.key is not None), key=lambda h: (h.key, h.seq))
+        released = []
+        for h in ready:
+            if unresolved is not None and unresolved < h.resolved_at:
+                break
+            released.append(h)
+        if not released:
+            return
+        gone = {id(h) for h in released}
+        self._held = [h for h in pending if id(h) not in gone]
+        self._queue.extend((h.link, h.ex, h.body) for h in released)
         self._pump()
 
     def _pump(self) -> None:

@@ -38,9 +38,10 @@ def _digest(user: str, password: str) -> str:
 CONTAINER_CHECK_MS = "100"
 
 
-def make_server():
+def make_server(kind: str | None = None, container_check_ms: str = CONTAINER_CHECK_MS):
+    """The server of ``kind`` ('real' or 'zkcompat'; default: the target), configured as above."""
     super_digest = _digest(SUPER_USER, SUPER_PASSWORD)
-    if target() == "real":
+    if (kind or target()) == "real":
         return RealZooKeeper(
             tick_time=2000,
             min_session_timeout=4000,
@@ -48,7 +49,7 @@ def make_server():
             extended_types=True,
             super_digest=super_digest,
             four_letter_words="*",
-            system_properties={"znode.container.checkIntervalMs": CONTAINER_CHECK_MS},
+            system_properties={"znode.container.checkIntervalMs": container_check_ms},
         )
     return ZkcompatProcess(
         config={
@@ -58,7 +59,7 @@ def make_server():
             "extendedTypesEnabled": "true",
             "DigestAuthenticationProvider.superDigest": super_digest,
             "4lw.commands.whitelist": "*",
-            "znode.container.checkIntervalMs": CONTAINER_CHECK_MS,
+            "znode.container.checkIntervalMs": container_check_ms,
         }
     )
 

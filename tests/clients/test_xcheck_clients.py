@@ -1,0 +1,211 @@
+"""Every client program of this suite, run once through ``zkcompat xcheck``.
+
+A real Apache ZooKeeper 3.8 and a ``zkcompat serve`` are started alike (conftest.make_server),
+both empty, with the cross-check proxy (zkcompat.xcheck.XCheckProxy) in front: the programs are
+served by the real ZooKeeper while every request is mirrored to zkcompat in a parallel session
+and the two answers are compared.  Each program must still pass all its checks (it talks to the
+real server), and the proxy must report no divergence during its run except the intended ones
+(``INTENDED`` below, each with its reason).
+
+The programs run one after the other, in one module, against the same two servers: each run's
+divergences are those the proxy reported between its start and the moment the proxy has
+nothing left to compare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from clientkit import Server, program_args, run_checks, unique_base
+from conftest import make_server
+from tcp_proxy import CuttableProxy
+from test_c_client import BATCH, C_CHECKS, _cli_batch, _normalise, c_binary  # noqa: F401 (fixture)
+from test_go_client import GO_CHECKS, go_binary  # noqa: F401 (fixture)
+from test_java_client import (  # noqa: F401 (fixture)
+    CURATOR_CHECKS,
+    CURATOR_JARS,
+    JVM_FLAGS,
+    LOGGING_JARS,
+    ZK_CHECKS,
+    ZK_JARS,
+    _classpath,
+    java_classes,
+)
+from test_node_client import NODE_CHECKS, NODE_DIR, PACKAGE
+
+from zkcompat.xcheck import Divergence, XCheckProxy
+
+pytestmark = pytest.mark.real_zookeeper
+
+WAIT_S = 5.0  # how long one server may lag the other (the proxy's --wait)
+SETTLE_S = 30.0  # how long the proxy may take to finish comparing after a program exits
+
+# Intended differences: (op, field) -> reason.  Empty: every divergence is a failure.
+INTENDED: dict[tuple[str, str], str] = {}
+
+
+@dataclass
+class XCheck:
+    server: Server  # what the programs are told: the proxy's address
+    proxy: XCheckProxy
+    log: io.StringIO
+
+
+@dataclass
+class CrossChecked:
+    requests: int
+    compared: int
+    divergences: list[Divergence]
+
+    def unexplained(self) -> list[Divergence]:
+        return [d for d in self.divergences if not all((d.op, f) in INTENDED for f in d.fields)]
+
+
+@contextlib.contextmanager
+def _servers_behind_xcheck(name: str, log_root: Path, **config):
+    """Real ZooKeeper and zkcompat configured alike, both empty, behind one XCheckProxy."""
+    real, cand = make_server("real", **config), make_server("zkcompat", **config)
+    with ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(s.start) for s in (real, cand)]
+        errors = [f.exception() for f in started]
+    try:
+        if any(errors):
+            raise next(e for e in errors if e)
+        log = io.StringIO()
+        proxy = XCheckProxy((real.host, real.port), (cand.host, cand.port), wait_s=WAIT_S, log=log).start()
+        try:
+            yield XCheck(Server(proxy.hosts, proxy.host, proxy.port, "xcheck"), proxy, log)
+        finally:
+            proxy.stop()
+            (log_root / ("%s.log" % name)).write_text(log.getvalue() + proxy.summary() + "\n")
+    finally:
+        for s in (real, cand):
+            s.stop()
+
+
+@pytest.fixture(scope="module")
+def xcheck(log_root):
+    """The servers (containers and TTL nodes checked every 100 ms) behind the proxy."""
+    with _servers_behind_xcheck("xcheck", log_root) as xc:
+        yield xc
+
+
+@pytest.fixture
+def xcheck_no_reaping(log_root):
+    """Servers of their own for Curator, with the container reaper idle during the run.
+
+    Curator's recipes leave empty lock containers behind, and each server deletes those on its
+    own clock: a deleteContainer transaction is not a client request the proxy can put in order,
+    so reads and stats straddling one differ by a zxid (or by the node itself) between the two
+    servers.  Curator's checks do not wait for a container to go, so here the reaper's interval
+    is ten minutes (ZkClientChecks, which does wait, runs with the 100 ms interval).
+    """
+    with _servers_behind_xcheck("xcheck-curator", log_root, container_check_ms="600000") as xc:
+        yield xc
+
+
+def _cross_check(xc: XCheck, run) -> tuple[object, CrossChecked]:
+    """Run ``run()`` (one client program) and collect what the proxy found meanwhile."""
+    proxy = xc.proxy
+    before_div, before_req, before_cmp = len(proxy.divergences), proxy.requests, proxy.compared
+    result = run()
+    settled = proxy.wait_settled(SETTLE_S)
+    found = CrossChecked(proxy.requests - before_req, proxy.compared - before_cmp,
+                         list(proxy.divergences[before_div:]))
+    assert settled, "the proxy still had answers to compare %gs after the program ended" % SETTLE_S
+    return result, found
+
+
+def _assert_no_divergence(client: str, found: CrossChecked) -> None:
+    print("%s: %d requests cross-checked, %d answers compared, %d divergences"
+          % (client, found.requests, found.compared, len(found.divergences)))
+    assert found.requests > 0
+    bad = found.unexplained()
+    assert not bad, "%s: %d divergences between ZooKeeper and zkcompat:\n%s" % (
+        client, len(bad), "\n".join(d.to_text() for d in bad))
+
+
+def _program(xc: XCheck, client: str, cmd_for, expected, log_root, **kw):
+    proxy = CuttableProxy((xc.server.host, xc.server.port))
+    try:
+        cmd = cmd_for(program_args(xc.server, proxy, unique_base(client)))
+        return run_checks(client, cmd, expected, log_dir=log_root / ("xcheck-" + client), **kw)
+    finally:
+        proxy.close()
+
+
+def _java(main: str, jars: list[str]):
+    def cmd_for(args, classes):
+        cp = os.pathsep.join([str(classes), _classpath(jars + LOGGING_JARS)])
+        return [shutil.which("java") or "java", *JVM_FLAGS, "-cp", cp, main, *args]
+    return cmd_for
+
+
+def test_java_client_through_xcheck(xcheck, java_classes, log_root):
+    """ZkClientChecks through the proxy: all checks pass, no divergence."""
+    cmd = _java("ZkClientChecks", ZK_JARS)
+    run, found = _cross_check(xcheck, lambda: _program(
+        xcheck, "ZkClientChecks", lambda a: cmd(a, java_classes), ZK_CHECKS, log_root, timeout=150))
+    run.assert_complete()
+    _assert_no_divergence("ZkClientChecks", found)
+
+
+def test_curator_through_xcheck(xcheck_no_reaping, java_classes, log_root):
+    """CuratorChecks through the proxy: all checks pass, no divergence."""
+    cmd = _java("CuratorChecks", ZK_JARS + CURATOR_JARS)
+    xcheck = xcheck_no_reaping
+    run, found = _cross_check(xcheck, lambda: _program(
+        xcheck, "CuratorChecks", lambda a: cmd(a, java_classes), CURATOR_CHECKS, log_root, timeout=150))
+    run.assert_complete()
+    _assert_no_divergence("CuratorChecks", found)
+
+
+def test_c_client_through_xcheck(xcheck, c_binary, log_root):
+    """zk_c_checks through the proxy: all checks pass, no divergence."""
+    run, found = _cross_check(xcheck, lambda: _program(
+        xcheck, "c-client", lambda a: [str(c_binary), *a], C_CHECKS, log_root, timeout=120))
+    run.assert_complete()
+    _assert_no_divergence("c-client", found)
+
+
+def test_cli_mt_through_xcheck(xcheck):
+    """cli_mt's batch commands through the proxy: the output ZooKeeper gives, no divergence."""
+    base = unique_base("cli_mt")
+
+    def run():
+        parent = ""
+        for part in base.strip("/").split("/"):
+            parent += "/" + part
+            _cli_batch(xcheck.server.hosts, "create %s" % parent)
+        return [(_normalise(_cli_batch(xcheck.server.hosts, c.format(base=base)), base), want.format(base="{base}"))
+                for c, want in BATCH]
+
+    outputs, found = _cross_check(xcheck, run)
+    assert [got for got, _ in outputs] == [want for _, want in outputs]
+    _assert_no_divergence("cli_mt", found)
+
+
+def test_go_client_through_xcheck(xcheck, go_binary, log_root):
+    """zk_go_checks through the proxy: all checks pass, no divergence."""
+    run, found = _cross_check(xcheck, lambda: _program(
+        xcheck, "go-zookeeper", lambda a: [str(go_binary), *a], GO_CHECKS, log_root, timeout=120))
+    run.assert_complete()
+    _assert_no_divergence("go-zookeeper", found)
+
+
+def test_node_client_through_xcheck(xcheck, log_root):
+    """node/checks.js through the proxy: all checks pass, no divergence."""
+    node = shutil.which("node")
+    assert node and PACKAGE.exists(), "node and node-zookeeper-client are needed (tests/clients/install.sh)"
+    run, found = _cross_check(xcheck, lambda: _program(
+        xcheck, "node-zookeeper-client", lambda a: [node, str(NODE_DIR / "checks.js"), *a], NODE_CHECKS, log_root,
+        timeout=120, cwd=NODE_DIR))
+    run.assert_complete()
+    _assert_no_divergence("node-zookeeper-client", found)

@@ -35,12 +35,20 @@ Mirroring.  Every client frame is sent to the candidate too, in the candidate's 
 - every other frame is sent byte for byte (same xids, same bodies).
 
 Ordering.  The two servers must apply the clients' requests in the same order for their answers
-to be comparable.  The proxy sends the candidate its requests in the order they reached the proxy,
-and holds a request back while the candidate still owes an answer on *another* link (requests of
-one link are pipelined freely).  So whenever a client acts on something it was told (a reply, a
-watch event), the candidate has already applied what caused it.  Requests of different clients
-that are truly concurrent may still be ordered differently by the real server itself (no proxy can
-know its order); such races show up as divergences of the requests involved.
+to be comparable, and the order that counts is the one the real server chose: requests of
+different clients that reach the proxy close together may be applied by ZooKeeper in either order
+(one connection's thread gets to the queue first).  So a request is sent to the candidate only once
+its place in the real server's order is known, from the zxid of the real answer: a write's answer
+carries the zxid of its own transaction (a failed write's too: an error transaction), a read's the
+zxid of the last transaction applied before it, so a read at zxid z goes after the write z and
+before z+1.  A request can be placed once its real answer has come *and* every request forwarded
+to the real server before that answer came has been answered (those forwarded later cannot have
+been applied earlier).  A handshake's answer has no zxid: it is placed after everything answered
+so far.  A request the real server never answers (its connection closed, or no answer within the
+wait) goes last.  The candidate then gets the placed requests in that order, and a request is held
+back while the candidate still owes an answer on *another* link (requests of one link are
+pipelined freely), so the candidate applies them in the same order too.  The candidate therefore
+lags the real server by one real answer; its own speed still never delays the client.
 
 History.  Zxid distances and stats are only comparable if both servers hold the same data: start
 both empty (or from the same snapshot) and send every client through the proxy.  Transactions a
@@ -54,8 +62,8 @@ SESSIONEXPIRED or no answer at all, depending on whether it was read before the 
 either outcome from either side is accepted.  Every
 wait is bounded by ``--wait`` seconds (default 5): a candidate slower than that, a reply or
 notification that one side never sends, a connection that one side closes and the other keeps
-open, are divergences.  A candidate faster than the real server is simply held until the real
-answer arrives.
+open, are divergences.  (The candidate only gets a request once the real server has answered it,
+or has been given the wait to.)
 
 Closing.  When the client goes, its real connection is closed at once (as a direct client's
 would be); the candidate connection stays until the candidate has answered what it was sent (so a

@@ -53,13 +53,18 @@ lags the real server by one real answer; its own speed still never delays the cl
 History.  Zxid distances and stats are only comparable if both servers hold the same data: start
 both empty (or from the same snapshot) and send every client through the proxy.  Transactions a
 server makes on its own (a session expiring, a container or TTL node reaped) happen at different
-moments on the two servers and shift the zxid distances of sessions that straddle them.
+moments on the two servers.  When a client acts on a watch event such a transaction caused, the
+candidate must have made it too: a request that reaches the proxy after a real watch
+notification is not sent to the candidate before the candidate's counterpart of that notification
+has come (or its wait is over).  A read that races with such a transaction may still see it on
+one server only.
 
 Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
 auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  A
 request that follows a closeSession on its connection gets, from ZooKeeper itself, either
-SESSIONEXPIRED or no answer at all, depending on whether it was read before the close completed:
-either outcome from either side is accepted.  Every
+its normal answer (a second closeSession: OK, and a transaction), SESSIONEXPIRED or no answer at
+all, depending on whether it was read before the close completed; when either side answered
+SESSIONEXPIRED or did not answer, that is accepted.  Every
 wait is bounded by ``--wait`` seconds (default 5): a candidate slower than that, a reply or
 notification that one side never sends, a connection that one side closes and the other keeps
 open, are divergences.  (The candidate only gets a request once the real server has answered it,
@@ -79,8 +84,18 @@ hex when it does not decode exactly), normalised with ``conformance.normalize.No
 diffed field by field with ``conformance.compare.compare_events``.  Normalisation, as there, and
 only this:
 
-- zxids (``zxid``, ``czxid``, ``mzxid``, ``pzxid``) by their distance ``Z+n`` from the first
-  positive zxid seen in the *session* on that side (zero and negative zxids stay literal);
+- zxids (``zxid``, ``czxid``, ``mzxid``, ``pzxid``) by their distance from the newest *anchor* at
+  or below them on their side: an anchor is a pair of zxids the two servers gave the same client
+  write (its answer's zxid, added after that answer is compared), named by its real zxid, so
+  ``Z@1fe+2`` is two transactions after the one that is 0x1fe on the real server.  A difference
+  (a transaction one server made on its own, between the anchor and this answer) is reported
+  where it shows, and the next write re-anchors, so it is not reported again for the rest of the
+  run.  Zxids below every anchor are distances ``Z+n`` from the first positive zxid seen in the
+  *session* on that side (zero and negative zxids stay literal);
+- the zxid of an answer that is not a transaction's (reads, sync, watches, auth...) is not
+  compared: it is the server's latest zxid, which counts transactions the proxy cannot put in
+  order (a new session's createSession, whose zxid no answer carries, and what each server does
+  on its own);
 - times (``ctime``, ``mtime``) as ``T(<their zxid>)``, checked as they arrive: one zxid has one
   time, times never decrease as zxids grow, and no time lies in the future or before the earliest
   real time seen (a minute's slack either way); a time that breaks this renders ``T!<raw>``;
@@ -179,13 +194,47 @@ class TimeWindow:
         return self.floor_ms <= t <= int(time.time() * 1000) + TIME_SLACK_MS
 
 
+class Anchors:
+    """Zxids the two servers gave the same transaction: the answers to the clients' writes (a failed
+    write's too: an error transaction).  A zxid is rendered as its distance from the newest anchor
+    at or below it on its own side, named by the real zxid of that anchor: ``Z@1fe+2`` (two
+    transactions after the one that is 0x1fe on the real server); one below every anchor, as its
+    distance from the first zxid its session saw (``Z+2``, as in the conformance suite)."""
+
+    def __init__(self):
+        self.real: list[int] = []
+        self.cand: list[int] = []
+
+    def add(self, zr: int, zc: int) -> None:
+        if zr <= 0 or zc <= 0:
+            return
+        if not self.real or (zr > self.real[-1] and zc > self.cand[-1]):
+            self.real.append(zr)
+            self.cand.append(zc)
+            if len(self.real) > _ZXID_PAIRS_MAX:  # only recent history is asked about
+                del self.real[: _ZXID_PAIRS_MAX // 2]
+                del self.cand[: _ZXID_PAIRS_MAX // 2]
+
+    def add_real_only(self, zr: int) -> None:
+        """A transaction the real server made for a client and the candidate did not."""
+        if self.real and zr > self.real[-1]:
+            self.real.append(zr)
+            self.cand.append(self.cand[-1])
+
+    def render(self, z: int, *, reference: bool) -> str | None:
+        own = self.real if reference else self.cand
+        i = bisect.bisect_right(own, z) - 1
+        return None if i < 0 else "Z@%x%+d" % (self.real[i], z - own[i])
+
+
 class StreamNormalizer(Normalizer):
     """``Normalizer`` for a stream: the conformance normaliser checks times and picks its zxid base
     over a whole transcript before rendering; a proxy sees one answer at a time, so this subclass
     does the same checks incrementally (``feed``) and reuses every renderer of the base class."""
 
-    def __init__(self, labels: Labels, window: TimeWindow, *, reference: bool):
+    def __init__(self, labels: Labels, window: TimeWindow, anchors: Anchors, *, reference: bool):
         super().__init__(Transcript())
+        self.anchors = anchors
         self.labels = labels
         self.identities = labels.identities
         self.passwords = labels.passwords
@@ -224,6 +273,10 @@ class StreamNormalizer(Normalizer):
                 self._zxids.insert(i, z)
                 self._times[z] = t
         self.time_ok[(z, t)] = ok
+
+    def zxid(self, z: int) -> Any:
+        out = self.anchors.render(z, reference=self.reference) if z > 0 else None
+        return super().zxid(z) if out is None else out
 
     def session(self, v: int) -> Any:
         if v in self.identities:
@@ -438,6 +491,8 @@ class _Held:
     ex: Exchange | None
     body: bytes
     seq: int  # arrival (= forwarding) order
+    notes_before: int  # real notifications seen when it arrived
+    max_zxid_before: int  # the highest real zxid seen when it arrived
     key: tuple | None = None  # its place in the real server's order, once its answer (or its absence) is known
     resolved_at: int = 0  # how many requests had been forwarded when that was known
 
@@ -677,6 +732,8 @@ class Link:
 
     def _on_notification(self, side: str, fields: dict) -> None:
         mine, other = (self.real_notes, self.cand_notes) if side == "real" else (self.cand_notes, self.real_notes)
+        if side == "real":
+            self.proxy._real_notes_seen += 1
         if other:
             item = other.popleft()
             if item[1] is not None and item[1].active():
@@ -684,8 +741,9 @@ class Link:
             real, cand = (fields, item[0]) if side == "real" else (item[0], fields)
             self.proxy._compare_notifications(self, real, cand)
             self.check_drain()
+            self.proxy._pump()  # (a request may have been waiting for this event's counterpart)
             return
-        item = [fields, None]
+        item = [fields, None, self.proxy._real_notes_seen - 1 if side == "real" else None]  # (its number)
         item[1] = self.proxy.reactor.callLater(self.proxy.wait_s, self._note_timeout, side, item)
         mine.append(item)
 
@@ -708,6 +766,7 @@ class Link:
                     "(none within %gs)" % self.proxy.wait_s, _render_answer(item[0]),
                     [("event", "(absent)", "notification")], "notification"))
         self.check_drain()
+        self.proxy._pump()
         self.proxy._changed()
 
     # --- closing ---------------------------------------------------------------------------------
@@ -1101,7 +1160,8 @@ class XCheckProxy:
         self._listening = None
         self._links: dict[int, Link] = {}
         self._numbers = itertools.count(1)
-        self._queue: collections.deque[tuple[Link, Exchange | None, bytes]] = collections.deque()
+        self._queue: collections.deque[tuple[Link, Exchange | None, bytes, int]] = collections.deque()
+        self._real_notes_seen = 0  # real watch notifications seen so far
         self._held: list[_Held] = []  # forwarded requests not yet in _queue, in arrival order
         self._forwarded = 0  # requests forwarded to the real server so far
         self._max_real_zxid = 0  # the highest zxid in a real answer so far
@@ -1109,6 +1169,7 @@ class XCheckProxy:
         self._zxids_real: list[int] = []  # paired reply-header zxids, increasing on both sides
         self._zxids_cand: list[int] = []
         self._pair_numbers = itertools.count(1)
+        self.anchors = Anchors()
         self._real_labels = Labels()
         self._cand_labels = Labels()
         self._window = TimeWindow(int(time.time() * 1000))
@@ -1280,7 +1341,7 @@ class XCheckProxy:
 
     def _hold(self, link: Link, ex: Exchange | None, body: bytes) -> None:
         """A request was forwarded to the real server: keep it until its place in the real order is known."""
-        held = _Held(link, ex, body, self._forwarded)
+        held = _Held(link, ex, body, self._forwarded, self._real_notes_seen, self._max_real_zxid)
         self._forwarded += 1
         link.queued += 1
         self._held.append(held)
@@ -1302,8 +1363,11 @@ class XCheckProxy:
         ex.timer = None
         if ex.real is None:
             key = _LAST
-        elif ex.op is None:  # a ConnectResponse has no zxid: after everything answered so far
-            key = (self._max_real_zxid, 1)
+        elif ex.op is None:
+            # A ConnectResponse has no zxid, and the session's createSession txn came after every
+            # answer seen before the handshake was forwarded: if answers with later zxids have come
+            # since, it is placed like a write at the latest of them, else after all of them.
+            key = (self._max_real_zxid, 0 if self._max_real_zxid > held.max_zxid_before else 2)
         else:
             zxid = ex.real_hdr.zxid
             if ex.op != OpCode.PING:
@@ -1333,13 +1397,13 @@ class XCheckProxy:
             return
         gone = {id(h) for h in released}
         self._held = [h for h in pending if id(h) not in gone]
-        self._queue.extend((h.link, h.ex, h.body) for h in released)
+        self._queue.extend((h.link, h.ex, h.body, h.notes_before) for h in released)
         self._pump()
 
     def _pump(self) -> None:
         q = self._queue
         while q:
-            link, ex, body = q[0]
+            link, ex, body, notes_before = q[0]
             if link.cand_state in ("closed", "failed") or link.cand_closed is not None:
                 q.popleft()
                 link.queued -= 1
@@ -1350,6 +1414,8 @@ class XCheckProxy:
                 continue
             if self._inflight_total - link.inflight > 0 or link.cand_state != "open":
                 return  # the candidate still owes another link an answer, or is not connected yet
+            if self._oldest_unpaired_real_note() < notes_before:
+                return  # the client may be acting on a watch event the candidate has not sent yet
             q.popleft()
             link.queued -= 1
             link.cand.transport.write(frame(link.translate(ex, body)))
@@ -1359,6 +1425,9 @@ class XCheckProxy:
                 self._inflight_total += 1
                 if ex.timer is None:
                     ex.timer = self.reactor.callLater(self.wait_s, link.cand_timeout, ex)
+
+    def _oldest_unpaired_real_note(self) -> float:
+        return min((link.real_notes[0][2] for link in self._links.values() if link.real_notes), default=float("inf"))
 
     def _release(self, ex: Exchange) -> None:
         ex.inflight = False
@@ -1392,8 +1461,8 @@ class XCheckProxy:
     # --- comparing -------------------------------------------------------------------------------
 
     def _new_norms(self) -> tuple[StreamNormalizer, StreamNormalizer]:
-        return (StreamNormalizer(self._real_labels, self._window, reference=True),
-                StreamNormalizer(self._cand_labels, self._window, reference=False))
+        return (StreamNormalizer(self._real_labels, self._window, self.anchors, reference=True),
+                StreamNormalizer(self._cand_labels, self._window, self.anchors, reference=False))
 
     def _bind_session(self, link: Link, real: dict, cand: dict | None) -> None:
         """After a handshake: pair the two sessions (first time) and use the session's normalisers."""
@@ -1440,8 +1509,12 @@ class XCheckProxy:
             return
         if ex.real is None and ex.cand is None:
             return  # neither answered: they agree
-        if ex.after_close and _expired_or_unanswered(ex.real) and _expired_or_unanswered(ex.cand):
-            return  # ZooKeeper itself answers these SESSIONEXPIRED or not at all, by timing
+        if ex.after_close and (_expired_or_unanswered(ex.real) or _expired_or_unanswered(ex.cand)):
+            # ZooKeeper itself answers these normally, SESSIONEXPIRED or not at all, by timing; a
+            # transaction only the real server made moves the real side of the anchors on
+            if ex.op in _WRITE_OPS and ex.cand is None and ex.real_hdr is not None and ex.real_hdr.err == 0:
+                self.anchors.add_real_only(ex.real_hdr.zxid)
+            return
         if ex.real is None or ex.cand is None:
             real = _render_answer(ex.real) if ex.real is not None else "(no answer: %s)" % ex.real_missing
             cand = _render_answer(ex.cand) if ex.cand is not None else "(no answer: %s)" % ex.cand_missing
@@ -1458,7 +1531,14 @@ class XCheckProxy:
             self._bind_session(link, ex.real, ex.cand)
         elif ex.real_hdr is not None and ex.cand_hdr is not None and ex.op != OpCode.PING:
             self._pair_zxids(ex.real_hdr.zxid, ex.cand_hdr.zxid)
-        self._compare(link, kind, ex.op_label, ex.xid, ex.summary, ex.real, ex.cand)
+        real, cand = ex.real, ex.cand
+        if kind == "reply" and ex.op not in _WRITE_OPS:
+            # a read's zxid is the server's latest, which counts transactions the proxy cannot put in
+            # order (createSession, and what each server does on its own): not compared
+            real, cand = dict(real, zxid="(latest)"), dict(cand, zxid="(latest)")
+        self._compare(link, kind, ex.op_label, ex.xid, ex.summary, real, cand)
+        if kind == "reply" and ex.op in _WRITE_OPS and ex.real_hdr is not None and ex.cand_hdr is not None:
+            self.anchors.add(ex.real_hdr.zxid, ex.cand_hdr.zxid)  # (after the comparison: it is checked too)
         if ex.op == OpCode.CLOSE_SESSION and link.pair is not None and ex.real_hdr is not None \
                 and ex.real_hdr.err == 0 and ex.cand_hdr is not None and ex.cand_hdr.err == 0:
             self._forget_session(link.pair)

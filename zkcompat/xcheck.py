@@ -43,8 +43,9 @@ carries the zxid of its own transaction (a failed write's too: an error transact
 zxid of the last transaction applied before it, so a read at zxid z goes after the write z and
 before z+1.  A request can be placed once its real answer has come *and* every request forwarded
 to the real server before that answer came has been answered (those forwarded later cannot have
-been applied earlier).  A handshake's answer has no zxid: it is placed after everything answered
-so far.  A request the real server never answers (its connection closed, or no answer within the
+been applied earlier).  A handshake's answer has no zxid (nor does any answer carry the zxid of
+the session's createSession): it is placed after every request forwarded before it, and after
+what the answers seen by then show the server had applied.  A request the real server never answers (its connection closed, or no answer within the
 wait) goes last.  The candidate then gets the placed requests in that order, and a request is held
 back while the candidate still owes an answer on *another* link (requests of one link are
 pipelined freely), so the candidate applies them in the same order too.  The candidate therefore
@@ -495,6 +496,7 @@ class _Held:
     max_zxid_before: int  # the highest real zxid seen when it arrived
     key: tuple | None = None  # its place in the real server's order, once its answer (or its absence) is known
     resolved_at: int = 0  # how many requests had been forwarded when that was known
+    hint: tuple | None = None  # a handshake's place from its answer alone, until it is settled
 
 
 # Requests whose answer carries the zxid of their own transaction (a failed one too: an error txn).
@@ -1163,6 +1165,7 @@ class XCheckProxy:
         self._queue: collections.deque[tuple[Link, Exchange | None, bytes, int]] = collections.deque()
         self._real_notes_seen = 0  # real watch notifications seen so far
         self._held: list[_Held] = []  # forwarded requests not yet in _queue, in arrival order
+        self._released_key: tuple = (0, 0)  # the latest place of a request sent to the candidate
         self._forwarded = 0  # requests forwarded to the real server so far
         self._max_real_zxid = 0  # the highest zxid in a real answer so far
         self._inflight_total = 0
@@ -1366,8 +1369,12 @@ class XCheckProxy:
         elif ex.op is None:
             # A ConnectResponse has no zxid, and the session's createSession txn came after every
             # answer seen before the handshake was forwarded: if answers with later zxids have come
-            # since, it is placed like a write at the latest of them, else after all of them.
-            key = (self._max_real_zxid, 0 if self._max_real_zxid > held.max_zxid_before else 2)
+            # since, it is placed like a write at the latest of them, else after all of them; and
+            # after the requests forwarded before it (see _settle_handshakes).
+            held.hint = (self._max_real_zxid, 0 if self._max_real_zxid > held.max_zxid_before else 2)
+            held.resolved_at = self._forwarded
+            self._settle_handshakes()
+            return
         else:
             zxid = ex.real_hdr.zxid
             if ex.op != OpCode.PING:
@@ -1379,6 +1386,20 @@ class XCheckProxy:
         link = held.link
         held.key = link.last_key = max(key, link.last_key)  # (a connection's requests stay in order)
         held.resolved_at = self._forwarded
+        self._settle_handshakes()
+
+    def _settle_handshakes(self) -> None:
+        """Place the answered handshakes whose earlier requests all have their places: after those
+        (they reached the real server first), after what the candidate was already sent, and before
+        the later requests of their own connection."""
+        for held in [h for h in self._held if h.key is None]:
+            if held.hint is None:
+                break  # an earlier request is still unanswered
+            before = [h.key for h in self._held if h.seq < held.seq]
+            key = max([held.hint, self._released_key] + [(k[0], 2) for k in before if k[0] != _LAST[0]])
+            later = [h.key for h in self._held if h.link is held.link and h.seq > held.seq and h.key is not None]
+            held.key = min([key, *later])
+            held.link.last_key = max(held.link.last_key, held.key)
         self._release_held()
 
     def _release_held(self) -> None:
@@ -1397,6 +1418,7 @@ class XCheckProxy:
             return
         gone = {id(h) for h in released}
         self._held = [h for h in pending if id(h) not in gone]
+        self._released_key = max([self._released_key, *(h.key for h in released if h.key[0] != _LAST[0])])
         self._queue.extend((h.link, h.ex, h.body, h.notes_before) for h in released)
         self._pump()
 

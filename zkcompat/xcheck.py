@@ -61,7 +61,10 @@ has come (or its wait is over).  A read that races with such a transaction may s
 one server only.
 
 Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
-auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  A
+auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link, except
+that one with an identical counterpart already waiting further on is paired with that one
+(the events of transactions the servers make on their own, such as two TTL nodes reaped in one
+pass on one server and in two passes on the other, may come in either order).  A
 request that follows a closeSession on its connection gets, from ZooKeeper itself, either
 its normal answer (a second closeSession: OK, and a transaction), SESSIONEXPIRED or no answer at
 all, depending on whether it was read before the close completed; when either side answered
@@ -737,7 +740,12 @@ class Link:
         if side == "real":
             self.proxy._real_notes_seen += 1
         if other:
-            item = other.popleft()
+            # in order, but an exact counterpart further on is taken first: events of transactions the
+            # servers make on their own (two TTL nodes reaped in one pass on one server, in two on the
+            # other) may come in either order
+            i = next((i for i, x in enumerate(other) if x[0].get("event") == fields.get("event")), 0)
+            item = other[i]
+            del other[i]
             if item[1] is not None and item[1].active():
                 item[1].cancel()
             real, cand = (fields, item[0]) if side == "real" else (item[0], fields)

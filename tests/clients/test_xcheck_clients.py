@@ -27,11 +27,12 @@ from pathlib import Path
 
 import pytest
 from clientkit import Server, program_args, run_checks, unique_base
-from conftest import make_server
 from tcp_proxy import CuttableProxy
-from test_c_client import BATCH, C_CHECKS, _cli_batch, _normalise, c_binary  # noqa: F401 (fixture)
-from test_go_client import GO_CHECKS, go_binary  # noqa: F401 (fixture)
-from test_java_client import (  # noqa: F401 (fixture)
+
+from tests.clients.conftest import make_server  # (by its package: tests/compat has a conftest too)
+from tests.clients.test_c_client import BATCH, C_CHECKS, _cli_batch, _normalise, c_binary  # noqa: F401 (fixture)
+from tests.clients.test_go_client import GO_CHECKS, go_binary  # noqa: F401 (fixture)
+from tests.clients.test_java_client import (  # noqa: F401 (fixture)
     CURATOR_CHECKS,
     CURATOR_JARS,
     JVM_FLAGS,
@@ -41,8 +42,7 @@ from test_java_client import (  # noqa: F401 (fixture)
     _classpath,
     java_classes,
 )
-from test_node_client import NODE_CHECKS, NODE_DIR, PACKAGE
-
+from tests.clients.test_node_client import NODE_CHECKS, NODE_DIR, PACKAGE
 from zkcompat.xcheck import Divergence, XCheckProxy
 
 INTENDED_FILE = Path(__file__).resolve().parents[2] / "conformance" / "intended_differences.toml"

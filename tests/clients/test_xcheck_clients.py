@@ -8,9 +8,12 @@ real server), and the proxy must report no divergence during its run except the 
 differences of conformance/intended_differences.toml (``INTENDED`` below: how each one shows as a
 divergence of the proxy, keyed by its entry in that file, whose reason it quotes).
 
-The programs run one after the other, in one module, against the same two servers: each run's
-divergences are those the proxy reported between its start and the moment the proxy has
-nothing left to compare.
+The programs run one after the other, in one module, against the same two servers (Curator
+against two of its own, see ``xcheck_no_reaping``): each run's divergences are those the proxy
+reported between its start and the moment the proxy has nothing left to compare, after the
+sessions the program left open were closed through the proxy (see ``_close_left_sessions``).
+Each test prints its counts (``-s``); the proxy's log is kept as xcheck.log / xcheck-curator.log
+in the session's client-logs directory.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,10 +33,14 @@ import pytest
 from clientkit import Server, program_args, run_checks, unique_base
 from tcp_proxy import CuttableProxy
 
+from protocol import messages
+from protocol import records as r
+from protocol.codes import OpCode
+from protocol.framing import FrameDecoder, frame
 from tests.clients.conftest import make_server  # (by its package: tests/compat has a conftest too)
-from tests.clients.test_c_client import BATCH, C_CHECKS, _cli_batch, _normalise, c_binary  # noqa: F401 (fixture)
-from tests.clients.test_go_client import GO_CHECKS, go_binary  # noqa: F401 (fixture)
-from tests.clients.test_java_client import (  # noqa: F401 (fixture)
+from tests.clients.test_c_client import BATCH, C_CHECKS, _cli_batch, _normalise
+from tests.clients.test_go_client import GO_CHECKS
+from tests.clients.test_java_client import (
     CURATOR_CHECKS,
     CURATOR_JARS,
     JVM_FLAGS,
@@ -40,7 +48,6 @@ from tests.clients.test_java_client import (  # noqa: F401 (fixture)
     ZK_CHECKS,
     ZK_JARS,
     _classpath,
-    java_classes,
 )
 from tests.clients.test_node_client import NODE_CHECKS, NODE_DIR, PACKAGE
 from zkcompat.xcheck import Divergence, XCheckProxy
@@ -142,10 +149,39 @@ def _cross_check(xc: XCheck, run) -> tuple[object, CrossChecked]:
     before_div, before_req, before_cmp = len(proxy.divergences), proxy.requests, proxy.compared
     result = run()
     settled = proxy.wait_settled(SETTLE_S)
+    _close_left_sessions(xc)
+    settled = settled and proxy.wait_settled(SETTLE_S)
     found = CrossChecked(proxy.requests - before_req, proxy.compared - before_cmp,
                          list(proxy.divergences[before_div:]))
     assert settled, "the proxy still had answers to compare %gs after the program ended" % SETTLE_S
     return result, found
+
+
+def _next_frame(sock: socket.socket, frames: FrameDecoder) -> bytes:
+    while True:
+        data = sock.recv(65536)
+        assert data, "the server closed the connection before answering"
+        got = frames.feed(data)
+        if got:
+            return got[0]
+
+
+def _close_left_sessions(xc: XCheck) -> None:
+    """Close, through the proxy, every session a program left open (a program that exits without
+    closing its session leaves it to expire): an expiry is a transaction each server makes on its
+    own clock, which would land in the middle of the next program on one server before the other.
+    A session that already expired is answered so by both servers."""
+    left = xc.proxy.call(lambda: [(pair.real_id, pair.real_passwd) for pair in xc.proxy.sessions.values()])
+    for session_id, passwd in left:
+        with socket.create_connection((xc.server.host, xc.server.port), timeout=WAIT_S) as sock:
+            frames = FrameDecoder()
+            req = r.ConnectRequest(protocol_version=0, last_zxid_seen=0, time_out=10000, session_id=session_id,
+                                   passwd=passwd)
+            sock.sendall(frame(messages.encode_connect_request(req, False)))
+            if r.ConnectResponse.decode(_next_frame(sock, frames), 0)[0].session_id == 0:
+                continue  # expired already
+            sock.sendall(frame(r.RequestHeader(xid=1, type=OpCode.CLOSE_SESSION).to_bytes()))
+            _next_frame(sock, frames)
 
 
 def _assert_no_divergence(client: str, found: CrossChecked) -> None:
@@ -194,7 +230,7 @@ def test_intended_differences_are_those_of_the_toml():
     assert [intended_reason(d) for d in not_intended] == [None] * len(not_intended)
 
 
-def test_java_client_through_xcheck(xcheck, java_classes, log_root):  # noqa: F811 (the imported fixture)
+def test_java_client_through_xcheck(xcheck, java_classes, log_root):
     """ZkClientChecks through the proxy: all checks pass, no divergence."""
     cmd = _java("ZkClientChecks", ZK_JARS)
     run, found = _cross_check(xcheck, lambda: _program(
@@ -203,7 +239,7 @@ def test_java_client_through_xcheck(xcheck, java_classes, log_root):  # noqa: F8
     _assert_no_divergence("ZkClientChecks", found)
 
 
-def test_curator_through_xcheck(xcheck_no_reaping, java_classes, log_root):  # noqa: F811 (the imported fixture)
+def test_curator_through_xcheck(xcheck_no_reaping, java_classes, log_root):
     """CuratorChecks through the proxy: all checks pass, no divergence."""
     cmd = _java("CuratorChecks", ZK_JARS + CURATOR_JARS)
     xcheck = xcheck_no_reaping
@@ -213,7 +249,7 @@ def test_curator_through_xcheck(xcheck_no_reaping, java_classes, log_root):  # n
     _assert_no_divergence("CuratorChecks", found)
 
 
-def test_c_client_through_xcheck(xcheck, c_binary, log_root):  # noqa: F811 (the imported fixture)
+def test_c_client_through_xcheck(xcheck, c_binary, log_root):
     """zk_c_checks through the proxy: all checks pass, no divergence."""
     run, found = _cross_check(xcheck, lambda: _program(
         xcheck, "c-client", lambda a: [str(c_binary), *a], C_CHECKS, log_root, timeout=120))
@@ -238,7 +274,7 @@ def test_cli_mt_through_xcheck(xcheck):
     _assert_no_divergence("cli_mt", found)
 
 
-def test_go_client_through_xcheck(xcheck, go_binary, log_root):  # noqa: F811 (the imported fixture)
+def test_go_client_through_xcheck(xcheck, go_binary, log_root):
     """zk_go_checks through the proxy: all checks pass, no divergence."""
     run, found = _cross_check(xcheck, lambda: _program(
         xcheck, "go-zookeeper", lambda a: [str(go_binary), *a], GO_CHECKS, log_root, timeout=120))

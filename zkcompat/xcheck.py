@@ -61,10 +61,12 @@ has come (or its wait is over).  A read that races with such a transaction may s
 one server only.
 
 Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
-auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link, except
-that one with an identical counterpart already waiting further on is paired with that one
-(the events of transactions the servers make on their own, such as two TTL nodes reaped in one
-pass on one server and in two passes on the other, may come in either order).  A
+auth, setWatches).  Watch notifications (xid -1) are paired per link with the first identical
+one from the other side, in whatever order they come (the events of transactions the servers make
+on their own, such as two TTL nodes reaped in one pass on one server and in two passes on the
+other, may come in either order); one still without a counterpart when its wait is over is paired
+with the oldest unpaired one of the other side (and their difference reported), or reported
+missing.  A
 request that follows a closeSession on its connection gets, from ZooKeeper itself, either
 its normal answer (a second closeSession: OK, and a transaction), SESSIONEXPIRED or no answer at
 all, depending on whether it was read before the close completed; when either side answered
@@ -739,11 +741,11 @@ class Link:
         mine, other = (self.real_notes, self.cand_notes) if side == "real" else (self.cand_notes, self.real_notes)
         if side == "real":
             self.proxy._real_notes_seen += 1
-        if other:
-            # in order, but an exact counterpart further on is taken first: events of transactions the
-            # servers make on their own (two TTL nodes reaped in one pass on one server, in two on the
-            # other) may come in either order
-            i = next((i for i, x in enumerate(other) if x[0].get("event") == fields.get("event")), 0)
+        # its first identical counterpart waiting on the other side: events of transactions the servers
+        # make on their own (two TTL nodes reaped in one pass on one server, in two on the other) may
+        # come in either order; one without a counterpart waits (see _note_timeout)
+        i = next((i for i, x in enumerate(other) if x[0].get("event") == fields.get("event")), None)
+        if i is not None:
             item = other[i]
             del other[i]
             if item[1] is not None and item[1].active():
@@ -763,8 +765,15 @@ class Link:
             kept = [x for x in notes if x is not item]
             notes.clear()
             notes.extend(kept)
+            others = self.cand_notes if side == "real" else self.real_notes
             if self.dropped:
                 pass
+            elif others:  # the other side sent a different one meanwhile: that is its counterpart
+                pair = others.popleft()
+                if pair[1] is not None and pair[1].active():
+                    pair[1].cancel()
+                real, cand = (item[0], pair[0]) if side == "real" else (pair[0], item[0])
+                self.proxy._compare_notifications(self, real, cand)
             elif side == "real":
                 self.proxy._report(Divergence(
                     self.label, "notification", Xid.NOTIFICATION, "watch event",

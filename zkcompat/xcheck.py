@@ -35,27 +35,46 @@ Mirroring.  Every client frame is sent to the candidate too, in the candidate's 
 - every other frame is sent byte for byte (same xids, same bodies).
 
 Ordering.  The two servers must apply the clients' requests in the same order for their answers
-to be comparable.  The proxy sends the candidate its requests in the order they reached the proxy,
-and holds a request back while the candidate still owes an answer on *another* link (requests of
-one link are pipelined freely).  So whenever a client acts on something it was told (a reply, a
-watch event), the candidate has already applied what caused it.  Requests of different clients
-that are truly concurrent may still be ordered differently by the real server itself (no proxy can
-know its order); such races show up as divergences of the requests involved.
+to be comparable, and the order that counts is the one the real server chose: requests of
+different clients that reach the proxy close together may be applied by ZooKeeper in either order
+(one connection's thread gets to the queue first).  So a request is sent to the candidate only once
+its place in the real server's order is known, from the zxid of the real answer: a write's answer
+carries the zxid of its own transaction (a failed write's too: an error transaction), a read's the
+zxid of the last transaction applied before it, so a read at zxid z goes after the write z and
+before z+1.  A request can be placed once its real answer has come *and* every request forwarded
+to the real server before that answer came has been answered (those forwarded later cannot have
+been applied earlier).  A handshake's answer has no zxid (nor does any answer carry the zxid of
+the session's createSession): it is placed after every request forwarded before it, and after
+what the answers seen by then show the server had applied.  A request the real server never answers (its connection closed, or no answer within the
+wait) goes last.  The candidate then gets the placed requests in that order, and a request is held
+back while the candidate still owes an answer on *another* link (requests of one link are
+pipelined freely), so the candidate applies them in the same order too.  The candidate therefore
+lags the real server by one real answer; its own speed still never delays the client.
 
 History.  Zxid distances and stats are only comparable if both servers hold the same data: start
 both empty (or from the same snapshot) and send every client through the proxy.  Transactions a
 server makes on its own (a session expiring, a container or TTL node reaped) happen at different
-moments on the two servers and shift the zxid distances of sessions that straddle them.
+moments on the two servers.  When a client acts on a watch event such a transaction caused, the
+candidate must have made it too: a request that reaches the proxy after a real watch
+notification is not sent to the candidate before the candidate's counterpart of that notification
+has come (or its wait is over).  A read that races with such a transaction may still see it on
+one server only.
 
 Pairing.  Replies are paired by xid per link (first in, first out when an xid repeats: pings,
-auth, setWatches).  Watch notifications (xid -1) are paired by order of arrival per link.  A
+auth, setWatches).  Watch notifications (xid -1) are paired per link with the first identical
+one from the other side, in whatever order they come (the events of transactions the servers make
+on their own, such as two TTL nodes reaped in one pass on one server and in two passes on the
+other, may come in either order); one still without a counterpart when its wait is over is paired
+with the oldest unpaired one of the other side (and their difference reported), or reported
+missing.  A
 request that follows a closeSession on its connection gets, from ZooKeeper itself, either
-SESSIONEXPIRED or no answer at all, depending on whether it was read before the close completed:
-either outcome from either side is accepted.  Every
+its normal answer (a second closeSession: OK, and a transaction), SESSIONEXPIRED or no answer at
+all, depending on whether it was read before the close completed; when either side answered
+SESSIONEXPIRED or did not answer, that is accepted.  Every
 wait is bounded by ``--wait`` seconds (default 5): a candidate slower than that, a reply or
 notification that one side never sends, a connection that one side closes and the other keeps
-open, are divergences.  A candidate faster than the real server is simply held until the real
-answer arrives.
+open, are divergences.  (The candidate only gets a request once the real server has answered it,
+or has been given the wait to.)
 
 Closing.  When the client goes, its real connection is closed at once (as a direct client's
 would be); the candidate connection stays until the candidate has answered what it was sent (so a
@@ -71,8 +90,18 @@ hex when it does not decode exactly), normalised with ``conformance.normalize.No
 diffed field by field with ``conformance.compare.compare_events``.  Normalisation, as there, and
 only this:
 
-- zxids (``zxid``, ``czxid``, ``mzxid``, ``pzxid``) by their distance ``Z+n`` from the first
-  positive zxid seen in the *session* on that side (zero and negative zxids stay literal);
+- zxids (``zxid``, ``czxid``, ``mzxid``, ``pzxid``) by their distance from the newest *anchor* at
+  or below them on their side: an anchor is a pair of zxids the two servers gave the same client
+  write (its answer's zxid, added after that answer is compared), named by its real zxid, so
+  ``Z@1fe+2`` is two transactions after the one that is 0x1fe on the real server.  A difference
+  (a transaction one server made on its own, between the anchor and this answer) is reported
+  where it shows, and the next write re-anchors, so it is not reported again for the rest of the
+  run.  Zxids below every anchor are distances ``Z+n`` from the first positive zxid seen in the
+  *session* on that side (zero and negative zxids stay literal);
+- the zxid of an answer that is not a transaction's (reads, sync, watches, auth...) is not
+  compared: it is the server's latest zxid, which counts transactions the proxy cannot put in
+  order (a new session's createSession, whose zxid no answer carries, and what each server does
+  on its own);
 - times (``ctime``, ``mtime``) as ``T(<their zxid>)``, checked as they arrive: one zxid has one
   time, times never decrease as zxids grow, and no time lies in the future or before the earliest
   real time seen (a minute's slack either way); a time that breaks this renders ``T!<raw>``;
@@ -171,13 +200,47 @@ class TimeWindow:
         return self.floor_ms <= t <= int(time.time() * 1000) + TIME_SLACK_MS
 
 
+class Anchors:
+    """Zxids the two servers gave the same transaction: the answers to the clients' writes (a failed
+    write's too: an error transaction).  A zxid is rendered as its distance from the newest anchor
+    at or below it on its own side, named by the real zxid of that anchor: ``Z@1fe+2`` (two
+    transactions after the one that is 0x1fe on the real server); one below every anchor, as its
+    distance from the first zxid its session saw (``Z+2``, as in the conformance suite)."""
+
+    def __init__(self):
+        self.real: list[int] = []
+        self.cand: list[int] = []
+
+    def add(self, zr: int, zc: int) -> None:
+        if zr <= 0 or zc <= 0:
+            return
+        if not self.real or (zr > self.real[-1] and zc > self.cand[-1]):
+            self.real.append(zr)
+            self.cand.append(zc)
+            if len(self.real) > _ZXID_PAIRS_MAX:  # only recent history is asked about
+                del self.real[: _ZXID_PAIRS_MAX // 2]
+                del self.cand[: _ZXID_PAIRS_MAX // 2]
+
+    def add_real_only(self, zr: int) -> None:
+        """A transaction the real server made for a client and the candidate did not."""
+        if self.real and zr > self.real[-1]:
+            self.real.append(zr)
+            self.cand.append(self.cand[-1])
+
+    def render(self, z: int, *, reference: bool) -> str | None:
+        own = self.real if reference else self.cand
+        i = bisect.bisect_right(own, z) - 1
+        return None if i < 0 else "Z@%x%+d" % (self.real[i], z - own[i])
+
+
 class StreamNormalizer(Normalizer):
     """``Normalizer`` for a stream: the conformance normaliser checks times and picks its zxid base
     over a whole transcript before rendering; a proxy sees one answer at a time, so this subclass
     does the same checks incrementally (``feed``) and reuses every renderer of the base class."""
 
-    def __init__(self, labels: Labels, window: TimeWindow, *, reference: bool):
+    def __init__(self, labels: Labels, window: TimeWindow, anchors: Anchors, *, reference: bool):
         super().__init__(Transcript())
+        self.anchors = anchors
         self.labels = labels
         self.identities = labels.identities
         self.passwords = labels.passwords
@@ -216,6 +279,10 @@ class StreamNormalizer(Normalizer):
                 self._zxids.insert(i, z)
                 self._times[z] = t
         self.time_ok[(z, t)] = ok
+
+    def zxid(self, z: int) -> Any:
+        out = self.anchors.render(z, reference=self.reference) if z > 0 else None
+        return super().zxid(z) if out is None else out
 
     def session(self, v: int) -> Any:
         if v in self.identities:
@@ -415,10 +482,33 @@ class Exchange:
     done: bool = False
     after_close: bool = False  # sent after a closeSession on the same connection
     timer: Any = None
+    held: _Held | None = None  # while it waits for its place in the real server's order
 
     @property
     def op_label(self) -> str:
         return "connect" if self.op is None else op_name(self.op)
+
+
+@dataclass
+class _Held:
+    """A request forwarded to the real server, not yet sent to the candidate (see "Ordering")."""
+
+    link: Link
+    ex: Exchange | None
+    body: bytes
+    seq: int  # arrival (= forwarding) order
+    notes_before: int  # real notifications seen when it arrived
+    max_zxid_before: int  # the highest real zxid seen when it arrived
+    key: tuple | None = None  # its place in the real server's order, once its answer (or its absence) is known
+    resolved_at: int = 0  # how many requests had been forwarded when that was known
+    hint: tuple | None = None  # a handshake's place from its answer alone, until it is settled
+
+
+# Requests whose answer carries the zxid of their own transaction (a failed one too: an error txn).
+_WRITE_OPS = frozenset({OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
+                        OpCode.DELETE_CONTAINER, OpCode.SET_DATA, OpCode.SET_ACL, OpCode.MULTI, OpCode.CHECK,
+                        OpCode.RECONFIG, OpCode.CLOSE_SESSION})
+_LAST = (float("inf"), 1)
 
 
 @dataclass
@@ -465,6 +555,7 @@ class Link:
         self.queued = 0  # this link's items in the proxy's candidate queue
         self.inflight = 0  # requests sent to the candidate and not answered (nor timed out)
         self.close_check = None
+        self.last_key: tuple = (0, 0)  # the real-order key of this link's latest resolved request
         self.norms = proxy._new_norms()
         self.pair: _SessionPair | None = None
 
@@ -504,7 +595,7 @@ class Link:
                 summary = "undecodable %d bytes" % len(body)
             ex = self.connect_ex = Exchange(self, None, None, summary)
         elif len(body) < 8:
-            proxy._enqueue(self, None, body)  # a frame too short to be a request: mirrored, not paired
+            proxy._hold(self, None, body)  # a frame too short to be a request: mirrored, not paired
             return
         else:
             hdr = r.RequestHeader.decode(body, 0)[0]
@@ -518,7 +609,7 @@ class Link:
             return
         if ex.xid is not None:
             self.cand_awaits[ex.xid].append(ex)
-        proxy._enqueue(self, ex, body)
+        proxy._hold(self, ex, body)
 
     def translate(self, ex: Exchange | None, body: bytes) -> bytes:
         """The frame body the candidate gets for this request (session-specific values translated)."""
@@ -602,6 +693,7 @@ class Link:
             if ex.done or ex.real_missing:
                 return
             ex.real, ex.real_hdr = fields, hdr
+            proxy._resolve(ex)
         else:
             if ex.inflight:
                 proxy._release(ex)
@@ -614,8 +706,9 @@ class Link:
 
     def _real_timeout(self, ex: Exchange) -> None:
         ex.timer = None
-        if not ex.done and ex.real is None:
+        if not ex.done and ex.real is None and ex.real_missing is None:
             ex.real_missing = "no answer within %gs" % self.proxy.wait_s
+            self.proxy._resolve(ex)
             self._maybe_complete(ex)
         self.proxy._changed()
 
@@ -646,15 +739,23 @@ class Link:
 
     def _on_notification(self, side: str, fields: dict) -> None:
         mine, other = (self.real_notes, self.cand_notes) if side == "real" else (self.cand_notes, self.real_notes)
-        if other:
-            item = other.popleft()
+        if side == "real":
+            self.proxy._real_notes_seen += 1
+        # its first identical counterpart waiting on the other side: events of transactions the servers
+        # make on their own (two TTL nodes reaped in one pass on one server, in two on the other) may
+        # come in either order; one without a counterpart waits (see _note_timeout)
+        i = next((i for i, x in enumerate(other) if x[0].get("event") == fields.get("event")), None)
+        if i is not None:
+            item = other[i]
+            del other[i]
             if item[1] is not None and item[1].active():
                 item[1].cancel()
             real, cand = (fields, item[0]) if side == "real" else (item[0], fields)
             self.proxy._compare_notifications(self, real, cand)
             self.check_drain()
+            self.proxy._pump()  # (a request may have been waiting for this event's counterpart)
             return
-        item = [fields, None]
+        item = [fields, None, self.proxy._real_notes_seen - 1 if side == "real" else None]  # (its number)
         item[1] = self.proxy.reactor.callLater(self.proxy.wait_s, self._note_timeout, side, item)
         mine.append(item)
 
@@ -664,8 +765,15 @@ class Link:
             kept = [x for x in notes if x is not item]
             notes.clear()
             notes.extend(kept)
+            others = self.cand_notes if side == "real" else self.real_notes
             if self.dropped:
                 pass
+            elif others:  # the other side sent a different one meanwhile: that is its counterpart
+                pair = others.popleft()
+                if pair[1] is not None and pair[1].active():
+                    pair[1].cancel()
+                real, cand = (item[0], pair[0]) if side == "real" else (pair[0], item[0])
+                self.proxy._compare_notifications(self, real, cand)
             elif side == "real":
                 self.proxy._report(Divergence(
                     self.label, "notification", Xid.NOTIFICATION, "watch event",
@@ -677,6 +785,7 @@ class Link:
                     "(none within %gs)" % self.proxy.wait_s, _render_answer(item[0]),
                     [("event", "(absent)", "notification")], "notification"))
         self.check_drain()
+        self.proxy._pump()
         self.proxy._changed()
 
     # --- closing ---------------------------------------------------------------------------------
@@ -713,10 +822,12 @@ class Link:
                 if not ex.done:
                     # the client's own close: nothing to compare; the real server's close: compared
                     ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+                    self.proxy._resolve(ex)
                     self._maybe_complete(ex)
         self.real_awaits.clear()
         if self.connect_ex is not None and self.connect_ex.real is None and not self.connect_ex.done:
             self.connect_ex.real_missing = "connection closed" if self.real_closed == "itself" else "dropped"
+            self.proxy._resolve(self.connect_ex)
             self._maybe_complete(self.connect_ex)
         for item in list(self.cand_notes):  # the real side can no longer send their counterparts
             if item[1] is not None and item[1].active():
@@ -1068,11 +1179,17 @@ class XCheckProxy:
         self._listening = None
         self._links: dict[int, Link] = {}
         self._numbers = itertools.count(1)
-        self._queue: collections.deque[tuple[Link, Exchange | None, bytes]] = collections.deque()
+        self._queue: collections.deque[tuple[Link, Exchange | None, bytes, int]] = collections.deque()
+        self._real_notes_seen = 0  # real watch notifications seen so far
+        self._held: list[_Held] = []  # forwarded requests not yet in _queue, in arrival order
+        self._released_key: tuple = (0, 0)  # the latest place of a request sent to the candidate
+        self._forwarded = 0  # requests forwarded to the real server so far
+        self._max_real_zxid = 0  # the highest zxid in a real answer so far
         self._inflight_total = 0
         self._zxids_real: list[int] = []  # paired reply-header zxids, increasing on both sides
         self._zxids_cand: list[int] = []
         self._pair_numbers = itertools.count(1)
+        self.anchors = Anchors()
         self._real_labels = Labels()
         self._cand_labels = Labels()
         self._window = TimeWindow(int(time.time() * 1000))
@@ -1242,15 +1359,90 @@ class XCheckProxy:
 
     # --- the candidate queue: arrival order across links -----------------------------------------
 
-    def _enqueue(self, link: Link, ex: Exchange | None, body: bytes) -> None:
-        self._queue.append((link, ex, body))
+    def _hold(self, link: Link, ex: Exchange | None, body: bytes) -> None:
+        """A request was forwarded to the real server: keep it until its place in the real order is known."""
+        held = _Held(link, ex, body, self._forwarded, self._real_notes_seen, self._max_real_zxid)
+        self._forwarded += 1
         link.queued += 1
+        self._held.append(held)
+        if ex is None:
+            self._resolve_held(held, _LAST)
+            return
+        ex.held = held
+        if ex.timer is None:
+            ex.timer = self.reactor.callLater(self.wait_s, link._real_timeout, ex)
+
+    def _resolve(self, ex: Exchange) -> None:
+        """The real server answered ``ex`` (or never will): its place in the real server's order is known."""
+        held = ex.held
+        if held is None or held.key is not None:
+            return
+        ex.held = None
+        if ex.timer is not None and ex.timer.active():
+            ex.timer.cancel()
+        ex.timer = None
+        if ex.real is None:
+            key = _LAST
+        elif ex.op is None:
+            # A ConnectResponse has no zxid, and the session's createSession txn came after every
+            # answer seen before the handshake was forwarded: if answers with later zxids have come
+            # since, it is placed like a write at the latest of them, else after all of them; and
+            # after the requests forwarded before it (see _settle_handshakes).
+            held.hint = (self._max_real_zxid, 0 if self._max_real_zxid > held.max_zxid_before else 2)
+            held.resolved_at = self._forwarded
+            self._settle_handshakes()
+            return
+        else:
+            zxid = ex.real_hdr.zxid
+            if ex.op != OpCode.PING:
+                self._max_real_zxid = max(self._max_real_zxid, zxid)
+            key = (zxid, 0 if ex.op in _WRITE_OPS else 1)
+        self._resolve_held(held, key)
+
+    def _resolve_held(self, held: _Held, key: tuple) -> None:
+        link = held.link
+        held.key = link.last_key = max(key, link.last_key)  # (a connection's requests stay in order)
+        held.resolved_at = self._forwarded
+        self._settle_handshakes()
+
+    def _settle_handshakes(self) -> None:
+        """Place the answered handshakes whose earlier requests all have their places: after those
+        (they reached the real server first), after what the candidate was already sent, and before
+        the later requests of their own connection."""
+        for held in [h for h in self._held if h.key is None]:
+            if held.hint is None:
+                break  # an earlier request is still unanswered
+            before = [h.key for h in self._held if h.seq < held.seq]
+            key = max([held.hint, self._released_key] + [(k[0], 2) for k in before if k[0] != _LAST[0]])
+            later = [h.key for h in self._held if h.link is held.link and h.seq > held.seq and h.key is not None]
+            held.key = min([key, *later])
+            held.link.last_key = max(held.link.last_key, held.key)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Move to the candidate queue, in the real server's order, every held request whose place is
+        certain: those forwarded after its answer came got later places, and those forwarded before
+        have their places too."""
+        pending = self._held
+        unresolved = next((h.seq for h in pending if h.key is None), None)
+        ready = sorted((h for h in pending if h.key is not None), key=lambda h: (h.key, h.seq))
+        released = []
+        for h in ready:
+            if unresolved is not None and unresolved < h.resolved_at:
+                break
+            released.append(h)
+        if not released:
+            return
+        gone = {id(h) for h in released}
+        self._held = [h for h in pending if id(h) not in gone]
+        self._released_key = max([self._released_key, *(h.key for h in released if h.key[0] != _LAST[0])])
+        self._queue.extend((h.link, h.ex, h.body, h.notes_before) for h in released)
         self._pump()
 
     def _pump(self) -> None:
         q = self._queue
         while q:
-            link, ex, body = q[0]
+            link, ex, body, notes_before = q[0]
             if link.cand_state in ("closed", "failed") or link.cand_closed is not None:
                 q.popleft()
                 link.queued -= 1
@@ -1261,6 +1453,8 @@ class XCheckProxy:
                 continue
             if self._inflight_total - link.inflight > 0 or link.cand_state != "open":
                 return  # the candidate still owes another link an answer, or is not connected yet
+            if self._oldest_unpaired_real_note() < notes_before:
+                return  # the client may be acting on a watch event the candidate has not sent yet
             q.popleft()
             link.queued -= 1
             link.cand.transport.write(frame(link.translate(ex, body)))
@@ -1270,6 +1464,9 @@ class XCheckProxy:
                 self._inflight_total += 1
                 if ex.timer is None:
                     ex.timer = self.reactor.callLater(self.wait_s, link.cand_timeout, ex)
+
+    def _oldest_unpaired_real_note(self) -> float:
+        return min((link.real_notes[0][2] for link in self._links.values() if link.real_notes), default=float("inf"))
 
     def _release(self, ex: Exchange) -> None:
         ex.inflight = False
@@ -1303,8 +1500,8 @@ class XCheckProxy:
     # --- comparing -------------------------------------------------------------------------------
 
     def _new_norms(self) -> tuple[StreamNormalizer, StreamNormalizer]:
-        return (StreamNormalizer(self._real_labels, self._window, reference=True),
-                StreamNormalizer(self._cand_labels, self._window, reference=False))
+        return (StreamNormalizer(self._real_labels, self._window, self.anchors, reference=True),
+                StreamNormalizer(self._cand_labels, self._window, self.anchors, reference=False))
 
     def _bind_session(self, link: Link, real: dict, cand: dict | None) -> None:
         """After a handshake: pair the two sessions (first time) and use the session's normalisers."""
@@ -1351,8 +1548,12 @@ class XCheckProxy:
             return
         if ex.real is None and ex.cand is None:
             return  # neither answered: they agree
-        if ex.after_close and _expired_or_unanswered(ex.real) and _expired_or_unanswered(ex.cand):
-            return  # ZooKeeper itself answers these SESSIONEXPIRED or not at all, by timing
+        if ex.after_close and (_expired_or_unanswered(ex.real) or _expired_or_unanswered(ex.cand)):
+            # ZooKeeper itself answers these normally, SESSIONEXPIRED or not at all, by timing; a
+            # transaction only the real server made moves the real side of the anchors on
+            if ex.op in _WRITE_OPS and ex.cand is None and ex.real_hdr is not None and ex.real_hdr.err == 0:
+                self.anchors.add_real_only(ex.real_hdr.zxid)
+            return
         if ex.real is None or ex.cand is None:
             real = _render_answer(ex.real) if ex.real is not None else "(no answer: %s)" % ex.real_missing
             cand = _render_answer(ex.cand) if ex.cand is not None else "(no answer: %s)" % ex.cand_missing
@@ -1369,7 +1570,14 @@ class XCheckProxy:
             self._bind_session(link, ex.real, ex.cand)
         elif ex.real_hdr is not None and ex.cand_hdr is not None and ex.op != OpCode.PING:
             self._pair_zxids(ex.real_hdr.zxid, ex.cand_hdr.zxid)
-        self._compare(link, kind, ex.op_label, ex.xid, ex.summary, ex.real, ex.cand)
+        real, cand = ex.real, ex.cand
+        if kind == "reply" and ex.op not in _WRITE_OPS:
+            # a read's zxid is the server's latest, which counts transactions the proxy cannot put in
+            # order (createSession, and what each server does on its own): not compared
+            real, cand = dict(real, zxid="(latest)"), dict(cand, zxid="(latest)")
+        self._compare(link, kind, ex.op_label, ex.xid, ex.summary, real, cand)
+        if kind == "reply" and ex.op in _WRITE_OPS and ex.real_hdr is not None and ex.cand_hdr is not None:
+            self.anchors.add(ex.real_hdr.zxid, ex.cand_hdr.zxid)  # (after the comparison: it is checked too)
         if ex.op == OpCode.CLOSE_SESSION and link.pair is not None and ex.real_hdr is not None \
                 and ex.real_hdr.err == 0 and ex.cand_hdr is not None and ex.cand_hdr.err == 0:
             self._forget_session(link.pair)

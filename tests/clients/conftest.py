@@ -38,9 +38,10 @@ def _digest(user: str, password: str) -> str:
 CONTAINER_CHECK_MS = "100"
 
 
-def make_server():
+def make_server(kind: str | None = None, container_check_ms: str = CONTAINER_CHECK_MS):
+    """The server of ``kind`` ('real' or 'zkcompat'; default: the target), configured as above."""
     super_digest = _digest(SUPER_USER, SUPER_PASSWORD)
-    if target() == "real":
+    if (kind or target()) == "real":
         return RealZooKeeper(
             tick_time=2000,
             min_session_timeout=4000,
@@ -48,7 +49,7 @@ def make_server():
             extended_types=True,
             super_digest=super_digest,
             four_letter_words="*",
-            system_properties={"znode.container.checkIntervalMs": CONTAINER_CHECK_MS},
+            system_properties={"znode.container.checkIntervalMs": container_check_ms},
         )
     return ZkcompatProcess(
         config={
@@ -58,7 +59,7 @@ def make_server():
             "extendedTypesEnabled": "true",
             "DigestAuthenticationProvider.superDigest": super_digest,
             "4lw.commands.whitelist": "*",
-            "znode.container.checkIntervalMs": CONTAINER_CHECK_MS,
+            "znode.container.checkIntervalMs": container_check_ms,
         }
     )
 
@@ -84,3 +85,31 @@ def build_dir(tmp_path_factory) -> Path:
 def log_root(tmp_path_factory) -> Path:
     """Where each program's stdout/stderr are kept for post-mortems."""
     return tmp_path_factory.mktemp("client-logs")
+
+
+# The client programs, built once per session for every module that runs them (the build
+# functions live with the tests of each client).
+
+
+@pytest.fixture(scope="session")
+def java_classes(build_dir) -> Path:
+    """ZkClientChecks and CuratorChecks compiled with javac into a temp dir."""
+    from tests.clients.test_java_client import compile_java_programs
+
+    return compile_java_programs(build_dir)
+
+
+@pytest.fixture(scope="session")
+def c_binary(build_dir) -> Path:
+    """zk_c_checks built with gcc against Debian's libzookeeper_mt."""
+    from tests.clients.test_c_client import build_c_program
+
+    return build_c_program(build_dir)
+
+
+@pytest.fixture(scope="session")
+def go_binary(build_dir) -> Path:
+    """zk_go_checks built with `go build` in GOPATH mode, offline."""
+    from tests.clients.test_go_client import build_go_program
+
+    return build_go_program(build_dir)

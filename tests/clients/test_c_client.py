@@ -56,8 +56,7 @@ C_CHECKS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def c_binary(build_dir) -> Path:
+def build_c_program(build_dir) -> Path:
     """zk_c_checks built with gcc against Debian's libzookeeper_mt."""
     require_tool("gcc", "apt-get install -y gcc")
     require_file(HEADER, "apt-get install -y libzookeeper-mt-dev")

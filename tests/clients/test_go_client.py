@@ -41,8 +41,7 @@ GO_CHECKS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def go_binary(build_dir) -> Path:
+def build_go_program(build_dir) -> Path:
     """zk_go_checks built with `go build` in GOPATH mode, offline, caches in a temp dir."""
     go = require_tool("go", "apt-get install -y golang-go")
     require_file(GO_ZK, "apt-get install -y golang-github-samuel-go-zookeeper-dev")

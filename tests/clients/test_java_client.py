@@ -86,8 +86,7 @@ def _classpath(names: list[str]) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def java_classes(build_dir) -> Path:
+def compile_java_programs(build_dir) -> Path:
     """ZkClientChecks and CuratorChecks compiled with javac into a temp dir."""
     require_tool("javac", "apt-get install -y default-jdk-headless")
     require_tool("java", "apt-get install -y default-jre-headless")

@@ -426,13 +426,15 @@ def test_four_letter_words_go_to_the_real_server_only(servers, make_proxy, make_
 class FakeCandidate:
     """A relay in front of a server that rewrites its answers: ``rewrite(op, reply frame)`` returns the
     frame to send, b"" to swallow it, or None to close the connection; ``delay_s`` holds every answer
-    back (in order)."""
+    back (in order); ``request_delay_s(n)`` holds back the bytes the n-th connection (from 1) sends
+    after its handshake (in order)."""
 
-    def __init__(self, reactor, upstream, *, rewrite=None, delay_s: float = 0.0):
+    def __init__(self, reactor, upstream, *, rewrite=None, delay_s: float = 0.0, request_delay_s=None):
         self.reactor = reactor
         self.upstream = (upstream.host, upstream.port)
         self.rewrite = rewrite or (lambda op, data: data)
         self.delay_s = delay_s
+        self.request_delay_s = request_delay_s or (lambda n: 0.0)
         self.connections = 0
         self.port = 0
         self._listening = None
@@ -456,6 +458,8 @@ class _FakeDownstream(protocol.Protocol):
     def connectionMade(self):
         fake = self.factory.fake
         fake.connections += 1
+        self.hold_s = fake.request_delay_s(fake.connections)
+        self.upbox: deque = deque()
         self.fake, self.up = fake, None
         self.requests, self.answers = FrameDecoder(), FrameDecoder()
         self.ops: dict[int, deque] = defaultdict(deque)
@@ -467,7 +471,11 @@ class _FakeDownstream(protocol.Protocol):
         fake.reactor.connectTCP(*fake.upstream, upstream)
 
     def dataReceived(self, data):
-        self.up.transport.write(data)
+        if self.hold_s and self.connect_pending:
+            self.upbox.append(data)
+            self.fake.reactor.callLater(self.hold_s, lambda: self.up.transport.write(self.upbox.popleft()))
+        else:
+            self.up.transport.write(data)
         for body in self.requests.feed(data):
             if not self.connect_pending:
                 self.connect_pending = True
@@ -612,6 +620,27 @@ def test_unreachable_candidate_is_reported_once(servers, make_proxy, root, kazoo
     [div] = proxy.divergences
     assert (div.kind, div.fields) == ("connection", ["connection"])
     assert proxy.unmirrored == proxy.requests
+
+
+def test_candidate_gets_requests_in_the_real_servers_order(servers, make_proxy, make_fake, root, kazoo):
+    """Two clients race to setData(version=0); the real server gets (and applies) the second one
+    first.  The candidate is sent them in the real server's order, not the proxy's arrival order,
+    so the same one wins on both: no divergence."""
+    slow_first = make_fake(servers["real"], request_delay_s=lambda n: 0.3 if n == 2 else 0.0)
+    proxy = make_proxy(("127.0.0.1", slow_first.port), servers["zkcompat"])
+    clients = kazoo(proxy.hosts)
+    setup = clients()  # (the relay's connection 1)
+    setup.create(root, b"")
+    a, b = clients(), clients()  # a's requests reach the real server 0.3 s late
+    arrived = proxy.requests
+    first = a.set_async(root, b"a", version=0)
+    assert proxy.wait_until(lambda: proxy.requests > arrived, WAIT)  # a's setData reached the proxy first
+    b.set(root, b"b", version=0)  # ...but is the one the real server applies first
+    with pytest.raises(BadVersionError):
+        first.get(timeout=WAIT)
+    assert setup.get(root)[0] == b"b"
+    setup.delete(root)
+    assert finish(proxy, clients) == []
 
 
 @pytest.mark.parametrize("slow", ["candidate", "real"])

@@ -165,11 +165,13 @@ def test_a_restarted_in_memory_member_rejoins_and_is_synced_by_the_leader(zk_ens
     assert reader.kazoo.get("/while-down")[0] == b"x"
 
 
-def test_in_memory_state_is_lost_when_every_member_is_killed():
-    """In memory, killing and restarting the whole ensemble starts it empty."""
-    with EmbeddedEnsemble(3) as ensemble:
+@pytest.mark.parametrize("on_disk", [False, True], ids=["in-memory", "on-disk"])
+def test_killing_every_member_keeps_data_only_on_disk(tmp_path, on_disk):
+    """Killing and restarting the whole ensemble: in memory it starts empty, on disk the members
+    recover their data dirs."""
+    with EmbeddedEnsemble(3, data_dir=str(tmp_path) if on_disk else None) as ensemble:
         c = Client(ensemble.hosts)
-        c.kazoo.create("/gone", b"1")
+        c.kazoo.create("/node", b"1")
         c.stop()
         for n in ensemble.nodes:
             ensemble.kill(n)
@@ -178,28 +180,14 @@ def test_in_memory_state_is_lost_when_every_member_is_killed():
         ensemble.wait_serving(None, 20)
         c = Client(ensemble.hosts)
         try:
-            assert c.kazoo.exists("/gone") is None
+            if on_disk:
+                assert c.kazoo.get("/node")[0] == b"1"
+            else:
+                assert c.kazoo.exists("/node") is None
         finally:
             c.stop()
-
-
-def test_on_disk_state_survives_killing_every_member(tmp_path):
-    """On disk, the members recover their data dirs after all of them were killed."""
-    with EmbeddedEnsemble(3, data_dir=str(tmp_path)) as ensemble:
-        c = Client(ensemble.hosts)
-        c.kazoo.create("/kept", b"1")
-        c.stop()
-        for n in ensemble.nodes:
-            ensemble.kill(n)
-        for n in ensemble.nodes:
-            ensemble.restart(n)
-        ensemble.wait_serving(None, 20)
-        c = Client(ensemble.hosts)
-        try:
-            assert c.kazoo.get("/kept")[0] == b"1"
-        finally:
-            c.stop()
-    assert (tmp_path / "server-1" / "version-2").is_dir()
+    if on_disk:
+        assert (tmp_path / "server-1" / "version-2").is_dir()
 
 
 def test_an_observer_member_serves_and_does_not_vote():

@@ -117,6 +117,7 @@ def _serve(args) -> int:
     from twisted.internet import reactor
 
     from zkcompat.core.server import ZooKeeperServer
+    from zkcompat.net import gcpolicy
     from zkcompat.net.client_port import ClientFactory, ReactorClock
 
     exit_code = [0]
@@ -131,6 +132,7 @@ def _serve(args) -> int:
                 sys.stdout.write("%d\n" % config.secure_client_port)
             sys.stdout.flush()
         reactor.addSystemEventTrigger("before", "shutdown", member.stop)
+        gcpolicy.install()
         reactor.run()
         log.info("zkcompat stopped")
         return exit_code[0]
@@ -164,6 +166,7 @@ def _serve(args) -> int:
             sys.stdout.write("%d\n" % config.secure_client_port)
         sys.stdout.flush()
     reactor.addSystemEventTrigger("before", "shutdown", server.stop)
+    gcpolicy.install()  # after recovery: the loaded tree is frozen at once
     reactor.run()
     log.info("zkcompat stopped")
     return exit_code[0]

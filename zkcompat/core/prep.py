@@ -171,6 +171,10 @@ class PreparedTxn:
     def __init__(self, hdr: TxnHeader | None, txn, error: KeeperError | None = None):
         self.hdr = hdr
         self.txn = txn
+        if error is not None:
+            # kept without its traceback: the frames there (and their callers') hold the request that
+            # will hold this error, a reference cycle (a serving process freezes survivors, gcpolicy)
+            error.__traceback__ = None
         self.error = error
 
 

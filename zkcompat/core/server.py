@@ -902,22 +902,28 @@ class ZooKeeperServer:
         prepared = req.prepared
         err = 0
         body = b""
-        try:
-            if prepared.hdr is not None and prepared.hdr.type == OpCode.ERROR:
-                raise prepared.error if prepared.error is not None else KeeperError(prepared.txn.err)
-            if prepared.error is not None and t != OpCode.MULTI:
-                raise prepared.error
-            body = self._respond(req)
-        except ErrorWithBody as e:
-            err = e.code
-            body = e.body
-        except KeeperError as e:
-            err = e.code
-            body = b""
-        except (JuteError, UnknownMultiOp, UnicodeDecodeError) as e:
-            log.error("Failed to process request type %d of session 0x%x: %s", t, req.session_id & (2**64 - 1), e)
-            err = Err.MARSHALLINGERROR
-            body = b""
+        # a failure found in prep is answered from its code, never raised again here: raising
+        # it would put this frame, which holds the request that holds the error, in the error's
+        # traceback (a reference cycle; a serving process freezes survivors, zkcompat.net.gcpolicy)
+        error = prepared.error
+        if prepared.hdr is not None and prepared.hdr.type == OpCode.ERROR:
+            err = error.code if error is not None else prepared.txn.err
+        elif error is not None and t != OpCode.MULTI:
+            err = error.code
+        else:
+            try:
+                body = self._respond(req)
+            except ErrorWithBody as e:
+                err = e.code
+                body = e.body
+            except KeeperError as e:
+                err = e.code
+                body = b""
+            except (JuteError, UnknownMultiOp, UnicodeDecodeError) as e:
+                log.error("Failed to process request type %d of session 0x%x: %s", t, req.session_id & (2**64 - 1),
+                          e)
+                err = Err.MARSHALLINGERROR
+                body = b""
         zxid = tree.last_processed_zxid
         now = self.clock.now_ms()
         conn.record_latency(req, now, zxid)

@@ -50,6 +50,7 @@ from typing import Callable
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from zkcompat.net import gcpolicy
 from zkcompat.storage import datadir
 from zkcompat.storage.snapshot import save_snapshot_bytes, snapshot_bytes, snapshot_name
 from zkcompat.storage.txnlog import TxnLogWriter, marshal_entry
@@ -279,7 +280,8 @@ def _fork_snapshot_writer(snap_dir, tree, sessions: dict, zxid: int) -> int:
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
     finally:
-        gc.unfreeze()
+        if not gcpolicy.installed():
+            gc.unfreeze()  # a serving process keeps it frozen (zkcompat.net.gcpolicy)
     if pid:
         return pid
     code = 1

@@ -217,9 +217,12 @@ class DataTree:
         self.nodes["/zookeeper/quota"] = quota
         self.nodes["/zookeeper/config"] = config
         self.data_size = sum(len(p) + len(n.data) for p, n in self.nodes.items() if p)
-        self.digest = 0  # AdHash of every node digest, modulo 2**64
-        for path in ("/", "/zookeeper"):
-            self._digest_add(path, self.nodes[path])
+        # the tree digest: AdHash (sum modulo 2**64) of every node digest.  A node changed since the
+        # digest was last read is in _stale with its old digest taken out of the sum; its new one
+        # is computed when the digest is read (every DIGEST_LOG_INTERVAL zxids, `hash`, a snapshot),
+        # so a parent that gains 128 children in between is digested once, not 128 times
+        self._digest_sum = 0
+        self._stale: dict[str, Node] = {"/": root, "/zookeeper": proc}
         self.digest_log: list[tuple[int, int]] = []
         self.quota_paths: set[str] = set()  # ZooKeeper's PathTrie of paths with a zookeeper_limits node
 
@@ -233,7 +236,8 @@ class DataTree:
             if p != "/":  # the root's alias: it counts once, as ""
                 n.digest = node_digest(p, n)
                 total += n.digest
-        self.digest = total & _U64
+        self._stale.clear()
+        self._digest_sum = total & _U64
         self.quota_paths.clear()
         suffix = "/" + QUOTA_LIMITS
         for p, n in list(nodes.items()):
@@ -253,12 +257,29 @@ class DataTree:
 
     # --- the tree digest (NodeHashMapImpl + AdHash) ------------------------------------
 
-    def _digest_add(self, path: str, node: Node) -> None:
-        node.digest = node_digest(path, node)
-        self.digest = (self.digest + node.digest) & _U64
+    def _changed(self, path: str, node: Node) -> None:
+        """``node`` (at ``path``; the root as "/") changed or is new: its digest is recomputed on the next read."""
+        stale = self._stale
+        if path not in stale:
+            self._digest_sum -= node.digest  # a new node's is 0
+            stale[path] = node
 
-    def _digest_remove(self, node: Node) -> None:
-        self.digest = (self.digest - node.digest) & _U64
+    def _removed(self, path: str, node: Node) -> None:
+        if self._stale.pop(path, None) is None:
+            self._digest_sum -= node.digest
+
+    @property
+    def digest(self) -> int:
+        """The tree digest (unsigned), with every changed node's digest brought up to date."""
+        stale = self._stale
+        if stale:
+            total = self._digest_sum
+            for path, node in stale.items():
+                node.digest = d = node_digest(path, node)
+                total += d
+            stale.clear()
+            self._digest_sum = total & _U64
+        return self._digest_sum & _U64
 
     @property
     def signed_digest(self) -> int:
@@ -396,10 +417,9 @@ class DataTree:
             parent_path = rc.path[: rc.path.rfind("/")]
             parent = self.nodes.get(parent_path)
             if parent is not None and txn.parent_c_version > parent.cversion:
-                self._digest_remove(parent)
+                self._changed(parent_path or "/", parent)
                 parent.cversion = txn.parent_c_version
                 parent.pzxid = hdr.zxid
-                self._digest_add(parent_path or "/", parent)
         if not sub:
             if hdr.zxid > self.last_processed_zxid:
                 self.last_processed_zxid = hdr.zxid
@@ -442,7 +462,7 @@ class DataTree:
         if existing is not None:
             existing.acl = acl  # DataTree.createNode does this, oddly, before NODEEXISTS
             raise NodeExists(path)
-        self._digest_remove(parent)
+        self._changed(parent_name or "/", parent)
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         if parent_cversion > parent.cversion:
@@ -452,9 +472,8 @@ class DataTree:
         if parent.children is None:
             parent.children = JavaHashSet(8)
         parent.children.add(child_name)
-        self._digest_add(parent_name or "/", parent)
         self.nodes[path] = child
-        self._digest_add(path, child)
+        self._changed(path, child)
         self.data_size += len(path) + (len(data) if data is not None else 0)
         kind = ephemeral_type(owner, self.extended_types) if owner else EPHEMERAL_VOID
         if kind == EPHEMERAL_CONTAINER:
@@ -486,16 +505,15 @@ class DataTree:
         parent = self.nodes.get(parent_name)
         if parent is None:
             raise NoNode(path)
-        self._digest_remove(parent)
+        self._changed(parent_name or "/", parent)
         if parent.children is not None:
             parent.children.discard(child_name)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
-        self._digest_add(parent_name or "/", parent)
         node = self.nodes.pop(path, None)
         if node is None:
             raise NoNode(path)
-        self._digest_remove(node)
+        self._removed(path, node)
         self.data_size -= len(path) + (len(node.data) if node.data is not None else 0)
         owner = node.ephemeral_owner
         if owner:
@@ -526,12 +544,11 @@ class DataTree:
         prefix = self._max_quota_prefix(path)
         if prefix is not None:
             self._update_quota_stat(prefix, bytes_diff, 0)
-        self._digest_remove(node)
+        self._changed(path, node)
         node.data = data
         node.mtime = time
         node.mzxid = zxid
         node.version = version
-        self._digest_add(path, node)
         stat = self.stat_of(node)
         self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
         return stat
@@ -585,10 +602,9 @@ class DataTree:
         node = self.nodes.get(path)
         if node is None:
             raise NoNode(path)
-        self._digest_remove(node)
+        self._changed(path, node)
         node.aversion = version
         node.acl = self.intern_acl(acl or [])
-        self._digest_add(path, node)
         return self.stat_of(node)
 
     def kill_session(self, session_id: int, zxid: int, paths_in_txn: list[str] | None) -> None:

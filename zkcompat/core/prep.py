@@ -487,7 +487,9 @@ class Prep:
                 raise KeeperError(Err.BADARGUMENTS, path)
         elif ttl >= 0:
             raise KeeperError(Err.BADARGUMENTS, path)
-        self.sessions.check(session_id)
+        session = self.sessions.sessions.get(session_id)
+        if session is None or session.closing:
+            self.sessions.check(session_id)  # raises
         # validatePathForCreate (a null path is a NullPointerException in ZooKeeper: MARSHALLINGERROR)
         if path is None:
             raise JuteError("null path")
@@ -496,7 +498,9 @@ class Prep:
             raise KeeperError(Err.BADARGUMENTS, path)
         parent_path = path[:cut]
         acl = self.auth.fixup(path, auth_ids, rec.acl)
-        parent = self.record_for(parent_path)
+        parent = self.outstanding_for_path.get(parent_path)
+        if parent is None or not parent.exists:
+            parent = self.record_for(parent_path)
         self.auth.check_or_raise(parent.acl, 4, auth_ids, path)
         parent_cversion = parent.cversion
         if is_sequential:
@@ -508,7 +512,7 @@ class Prep:
                 raise KeeperError(Err.NODEEXISTS, path)
         elif path in self.tree.nodes:
             raise KeeperError(Err.NODEEXISTS, path)
-        if ephemeral_type(parent.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
+        if parent.ephemeral_owner and ephemeral_type(parent.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
             raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
         new_cversion = parent_cversion + 1
         if self.quota is not None:

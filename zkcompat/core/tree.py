@@ -490,12 +490,15 @@ class DataTree:
                 self.quota_paths.add(parent_name[len(QUOTA_ROOT):])
             if child_name == QUOTA_STATS:
                 self._update_quota_for_path(parent_name[len(QUOTA_ROOT):])
-        prefix = self._max_quota_prefix(path)
-        if prefix is not None:
-            self._update_quota_stat(prefix, len(data) if data is not None else 0, 1)
+        if self.quota_paths:
+            prefix = self._max_quota_prefix(path)
+            if prefix is not None:
+                self._update_quota_stat(prefix, len(data) if data is not None else 0, 1)
         stat = self.stat_of(child) if want_stat else None
-        self.data_watches.trigger(path, EventType.NODE_CREATED, acl)
-        self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
+        if self.data_watches.table:  # (an empty table: nobody to tell, recursive watches included)
+            self.data_watches.trigger(path, EventType.NODE_CREATED, acl)
+        if self.child_watches.table:
+            self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
         return stat
 
     def delete_node(self, path: str, zxid: int) -> None:
@@ -541,16 +544,18 @@ class DataTree:
             raise NoNode(path)
         bytes_diff = (len(data) if data is not None else 0) - (len(node.data) if node.data is not None else 0)
         self.data_size += bytes_diff
-        prefix = self._max_quota_prefix(path)
-        if prefix is not None:
-            self._update_quota_stat(prefix, bytes_diff, 0)
+        if self.quota_paths:
+            prefix = self._max_quota_prefix(path)
+            if prefix is not None:
+                self._update_quota_stat(prefix, bytes_diff, 0)
         self._changed(path, node)
         node.data = data
         node.mtime = time
         node.mzxid = zxid
         node.version = version
         stat = self.stat_of(node)
-        self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
+        if self.data_watches.table:
+            self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
         return stat
 
     # --- quotas (DataTree.updateQuotaStat / updateQuotaForPath, PathTrie) -----------------

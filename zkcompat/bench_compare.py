@@ -68,7 +68,7 @@ class Spec:
     value_size: int = 1024
     phase: str = "durable"      # "durable" or "nosync"
     procs: int = 1
-    kind: str = "load"          # "load", "idle", "rate"
+    kind: str = "load"          # "load", "idle", "rate", "soak"
     metrics: list[Metric] = field(default_factory=lambda: [Metric("ops_per_sec", "ops/s", HIGHER)])
     default: bool = True
 
@@ -103,6 +103,9 @@ def _specs(read_procs: int) -> list[Spec]:
                       Metric("from_send_p50_ms", "ms", LOWER, "p50, setData sent to last notification")]),
         Spec("connect-storm", "connect storm 32 clients", workload="connect-storm", depth=1, default=False,
              metrics=[Metric("ops_per_sec", "sess/s", HIGHER)]),
+        # memory after a long load (--soak-seconds, 15 minutes by default): one run per server
+        Spec("soak", "mixed load", workload="mixed", depth=4, kind="soak", default=False,
+             metrics=[Metric("rss_mib", "MiB", LOWER), Metric("ops_per_sec", "ops/s", HIGHER)]),
     ]
 
 
@@ -345,6 +348,7 @@ class Options:
     duration: float = 5.0
     idle_sessions: int = 1000
     idle_seconds: float = 10.0
+    soak_seconds: float = 900.0
     starts: int = 3
     tick_time: int = 2000
     data_root: str | None = None
@@ -389,10 +393,13 @@ class Comparison:
             res["workload"] = "idle-sessions"
         else:
             res = bench.run_workload(who.hosts, spec.workload, clients=spec.clients, depth=spec.depth,
-                                     duration=o.duration, value_size=spec.value_size, procs=spec.procs,
+                                     duration=o.soak_seconds if spec.kind == "soak" else o.duration,
+                                     value_size=spec.value_size, procs=spec.procs,
                                      rate=self.rate if spec.kind == "rate" else 0.0,
                                      ops=bench.DELETE_NODES_DEFAULT if spec.workload == "delete" else 0,
                                      progress=not o.quiet)
+            if spec.kind == "soak":
+                res["rss_mib"] = round(rss_mib(who.pid), 1)
         self._record(spec, who.name, rnd, res)
 
     def _rounds(self, specs: list[Spec], pair: list[Contender]) -> None:
@@ -418,8 +425,9 @@ class Comparison:
         root = tempfile.mkdtemp(prefix="zkcompat-compare-", dir=o.data_root)
         startups = {name: [] for name in SERVERS}
         try:
-            durable = [s for s in selected if s.phase == "durable" and s.kind != "rate"]
+            durable = [s for s in selected if s.phase == "durable" and s.kind not in ("rate", "soak")]
             rated = [s for s in selected if s.kind == "rate"]
+            soaks = [s for s in selected if s.kind == "soak"]
             pair = self._start_pair(root, True)
             try:
                 for who in pair:
@@ -434,6 +442,9 @@ class Comparison:
                     self.rate = round(peak * 0.5, 1)
                     self.log("open-loop rate: %.0f ops/s (half of ZooKeeper's %.0f)" % (self.rate, peak))
                     self._rounds(rated, pair)
+                for spec in soaks:  # long: one run each, after the other loads
+                    for who in pair:
+                        self._run_spec(spec, who, 1)
                 for who in pair:
                     self.rss.setdefault(("loaded", who.name), []).append(rss_mib(who.pid))
             finally:
@@ -469,6 +480,9 @@ class Comparison:
                 label = spec.label
                 if spec.kind == "rate":
                     label = "getData p99 at %.0f ops/s (50%% of ZooKeeper's peak)" % self.rate
+                elif spec.kind == "soak":
+                    label = ("resident memory after %g s of %s" if m.field == "rss_mib" else "%g s of %s") % (
+                        self.opts.soak_seconds, "mixed load 32x4")
                 elif spec.kind == "idle":
                     label = "%d idle sessions, CPU over %g s" % (self.opts.idle_sessions, self.opts.idle_seconds)
                 elif m.label:
@@ -486,6 +500,7 @@ class Comparison:
         return {
             "settings": {"workloads": o.workloads, "rounds": o.rounds, "duration_s": o.duration,
                          "idle_sessions": o.idle_sessions, "idle_seconds": o.idle_seconds, "starts": o.starts,
+                         "soak_seconds": o.soak_seconds,
                          "tick_time": o.tick_time, "read_procs": o.read_procs, "rate": self.rate,
                          "zookeeper_jvm_flags": "JVM defaults (as zkServer.sh with JAVA_OPTS=\"\")",
                          "cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -510,6 +525,8 @@ def main(argv=None) -> int:
                         help="smoke test: 1 s runs, 100 idle sessions for 2 s, one start each")
     parser.add_argument("--idle-sessions", type=int, help="idle sessions for the CPU row (default 1000)")
     parser.add_argument("--idle-seconds", type=float, help="idle window for the CPU row (default 10)")
+    parser.add_argument("--soak-seconds", type=float, default=900.0,
+                        help="length of the soak row's load (default 900: memory after 15 minutes)")
     parser.add_argument("--starts", type=int, help="timed starts per server at least (default 3)")
     parser.add_argument("--tick-time", type=int, default=2000, help="tickTime of both servers (default 2000)")
     parser.add_argument("--procs", type=int, default=READ_PROCS_DEFAULT,
@@ -536,6 +553,7 @@ def main(argv=None) -> int:
         duration=args.duration if args.duration is not None else (1.0 if q else 5.0),
         idle_sessions=args.idle_sessions if args.idle_sessions is not None else (100 if q else 1000),
         idle_seconds=args.idle_seconds if args.idle_seconds is not None else (2.0 if q else 10.0),
+        soak_seconds=args.soak_seconds,
         starts=args.starts if args.starts is not None else (1 if q else 3),
         tick_time=args.tick_time, data_root=args.data_root, read_procs=args.procs, quiet=args.quiet)
     result = Comparison(opts).run()

@@ -140,21 +140,23 @@ def test_cli_prints_json_lines_and_no_progress_when_quiet(server):
 
 @pytest.mark.real_zookeeper
 def test_compare_quick_end_to_end_against_real_zookeeper(tmp_path):
-    """`zkcompat bench compare --quick --workloads get` starts both servers, measures both, and reports."""
+    """`zkcompat bench compare --quick --workloads get,soak` starts both servers, measures both, and reports."""
     js, png = tmp_path / "r.json", tmp_path / "r.png"
     out = subprocess.run(
-        [sys.executable, "-m", "zkcompat", "bench", "compare", "--quick", "--workloads", "get",
-         "--json", str(js), "--plot", str(png)],
+        [sys.executable, "-m", "zkcompat", "bench", "compare", "--quick", "--workloads", "get,soak",
+         "--soak-seconds", "1", "--json", str(js), "--plot", str(png)],
         capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(js.read_text())
     rows = {r["key"]: r for r in result["rows"]}
-    assert list(rows) == ["get:ops_per_sec", "startup", "rss-idle", "rss-loaded"]
+    assert list(rows) == ["get:ops_per_sec", "soak:rss_mib", "soak:ops_per_sec", "startup", "rss-idle", "rss-loaded"]
     for row in rows.values():
         assert row["zkcompat"] > 0 and row["zookeeper"] > 0 and row["ratio"] > 0
     assert len(rows["get:ops_per_sec"]["zkcompat_runs"]) == 2  # the default two rounds
-    assert [(r["server"], r["round"]) for r in result["runs"]] == [
-        ("zkcompat", 1), ("zookeeper", 1), ("zkcompat", 2), ("zookeeper", 2)]
+    assert [(r["spec"], r["server"], r["round"]) for r in result["runs"]] == [
+        ("get", "zkcompat", 1), ("get", "zookeeper", 1), ("get", "zkcompat", 2), ("get", "zookeeper", 2),
+        ("soak", "zkcompat", 1), ("soak", "zookeeper", 1)]  # the soak runs once, after the other loads
+    assert rows["soak:rss_mib"]["label"] == "resident memory after 1 s of mixed load 32x4"
     assert all(r["errors"] == 0 and r["ops"] > 0 for r in result["runs"])
     # ZooKeeper's memory is the JVM's (hundreds of threads' stacks and a heap), not a wrapper shell's
     assert rows["rss-idle"]["zookeeper"] > 30

@@ -42,9 +42,25 @@ class ServerStartError(RuntimeError):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_ports(1, host)[0]
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """``n`` distinct free ports: all are held at once while they are chosen.
+
+    Choosing them one at a time can give the same port twice (each is free again once its socket
+    closes): two members of one ensemble then share an election port.
+    """
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def four_letter_word(host: str, port: int, cmd: str, timeout: float = 5.0) -> str:
@@ -352,12 +368,17 @@ class ZkcompatEnsemble:
 
     def start(self, timeout: float = 30.0) -> ZkcompatEnsemble:
         total = self.size + self.observers
-        self._quorum = {sid: free_port() for sid in range(1, total + 1)}
-        self._election = {sid: free_port() for sid in range(1, total + 1)}
-        self.ports = {sid: free_port() for sid in range(1, total + 1)}
-        for sid in range(1, total + 1):
-            self._start_member(sid)
-        self.wait_serving(set(range(1, total + 1)), timeout)
+        ports = iter(free_ports(3 * total))
+        self._quorum = {sid: next(ports) for sid in range(1, total + 1)}
+        self._election = {sid: next(ports) for sid in range(1, total + 1)}
+        self.ports = {sid: next(ports) for sid in range(1, total + 1)}
+        try:
+            for sid in range(1, total + 1):
+                self._start_member(sid)
+            self.wait_serving(set(range(1, total + 1)), timeout)
+        except BaseException:
+            self.stop()  # a `with` block whose start fails never reaches __exit__: no member may outlive it
+            raise
         return self
 
     def _start_member(self, sid: int) -> None:

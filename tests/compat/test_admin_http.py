@@ -8,7 +8,7 @@ import pytest
 from http_helpers import admin_port_of, http_get
 from kazoo.client import KazooClient
 
-from zkcompat.servers import RealZooKeeper, ZkcompatProcess, free_port
+from zkcompat.servers import RealZooKeeper, ZkcompatProcess, free_port, free_ports
 from zkcompat.testing import EmbeddedServer
 
 
@@ -224,7 +224,8 @@ class _RealEnsemble:
     def __init__(self, voters: int = 3, observers: int = 1):
         self.sids = list(range(1, voters + observers + 1))
         self.observers = set(self.sids[voters:])
-        self.ports = {s: {k: free_port() for k in ("client", "quorum", "election", "admin")} for s in self.sids}
+        ports = iter(free_ports(4 * len(self.sids)))  # distinct, for every member at once
+        self.ports = {s: {k: next(ports) for k in ("client", "quorum", "election", "admin")} for s in self.sids}
         self.procs: list = []
         self.root = None
 

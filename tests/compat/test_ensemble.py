@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -9,7 +10,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.retry import KazooRetry
 
-from zkcompat.servers import ZkcompatEnsemble
+from zkcompat.servers import ZkcompatEnsemble, free_ports
 
 
 def _client(hosts, **kw):
@@ -152,3 +153,35 @@ def test_durable_ensemble_survives_a_full_restart():
         assert sorted(n for n in c.get_children("/") if n.startswith("d")) == ["d%02d" % i for i in range(30)]
         assert c.get("/d07")[0] == b"7"
         c.stop()
+
+
+
+def test_a_server_configured_at_another_servers_election_address_does_not_connect_to_itself_forever():
+    """A config error: server 3 is given server 2's election address.  Server 2's election channel
+    to "3" reaches itself: it warns and hangs up instead of calling itself back at once, forever
+    (which kept a core busy); servers 1 and 2 still make a quorum of the three."""
+    ens = ZkcompatEnsemble(3)
+    ports = iter(free_ports(9))
+    ens._quorum = {sid: next(ports) for sid in (1, 2, 3)}
+    ens._election = {sid: next(ports) for sid in (1, 2, 3)}
+    ens.ports = {sid: next(ports) for sid in (1, 2, 3)}
+    ens._election[3] = ens._election[2]
+    try:
+        ens._start_member(1)
+        ens._start_member(2)
+        ens.wait_serving({1, 2})
+        pid = ens.members[2].proc.pid
+        t0, c0 = time.monotonic(), _cpu_seconds(pid)
+        time.sleep(1.5)  # the window in which a server calling itself back would keep a core busy
+        busy = (_cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+        log = ens.members[2].stderr_path.read_text()
+    finally:
+        ens.stop()
+    assert "an election connection announced our own id 2" in log
+    assert busy < 0.25, "server 2 used %.0f%% of a core while idle" % (100 * busy)
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

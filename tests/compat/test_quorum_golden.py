@@ -55,7 +55,7 @@ from protocol.election import (
     parse_config,
 )
 from protocol.records import QuorumPacket
-from zkcompat.servers import ensure_real_zookeeper_installed, four_letter_word, free_port
+from zkcompat.servers import ensure_real_zookeeper_installed, four_letter_word, free_ports
 
 pytestmark = pytest.mark.real_zookeeper
 
@@ -174,9 +174,9 @@ class RecordingProxy:
 
 
 class Member:
-    def __init__(self, sid: int, root: Path, observer: bool = False):
+    def __init__(self, sid: int, root: Path, ports: list[int], observer: bool = False):
         self.sid, self.observer = sid, observer
-        self.client_port, self.quorum_port, self.election_port = free_port(), free_port(), free_port()
+        self.client_port, self.quorum_port, self.election_port = ports
         self.dir = root / ("server%d" % sid)
         self.proc: subprocess.Popen | None = None
 
@@ -381,7 +381,8 @@ def test_real_ensemble_traffic_decodes_and_reencodes_exactly():
     root = Path(tempfile.mkdtemp(prefix="zkquorum-"))
     captures: list[Capture] = []
     lock = threading.Lock()
-    members = [Member(1, root), Member(2, root), Member(3, root), Member(4, root, observer=True)]
+    ports = free_ports(12)  # distinct: chosen one by one, two members could share a port
+    members = [Member(sid, root, ports[3 * sid - 3:3 * sid], observer=sid == 4) for sid in (1, 2, 3, 4)]
     proxies = {}
     clients: list[KazooClient] = []
     try:

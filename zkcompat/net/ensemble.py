@@ -163,6 +163,13 @@ class _ElectionConnection(protocol.Protocol):
         for item in items:
             if isinstance(item, ew.InitialMessage):
                 sid = item.sid
+                if sid == self.net.sid:
+                    # QuorumCnxManager.handleConnection warns too; calling "back" would connect to
+                    # ourselves again at once, forever (two servers configured at one address)
+                    log.warning("an election connection announced our own id %d: a configuration error (two "
+                                "servers at one election address?); closing it", sid)
+                    self.transport.loseConnection()
+                    return
                 self.peer_sid = sid
                 if not ew.connection_survives(sid, self.net.sid):
                     self.transport.loseConnection()
@@ -365,7 +372,8 @@ class QuorumNet:
         self.connect_election(to_sid)
 
     def connect_election(self, sid: int) -> None:
-        if sid in self._election or sid in self._election_connecting or sid not in self.config.servers:
+        if (sid == self.sid or sid in self._election or sid in self._election_connecting
+                or sid not in self.config.servers):
             return
         q = self.config.servers[sid]
         self._election_connecting.add(sid)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 
-from protocol.codes import CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS, CreateMode, Err, OpCode
+from protocol.codes import CONTAINER_EPHEMERAL_OWNER, CreateMode, ERR, OP, TTL_MAX_MS
 from protocol.jute import JuteError
 from protocol.messages import UnknownMultiOp, decode_multi
 from protocol.records import (
@@ -73,25 +73,25 @@ def validate_path(path: str | None) -> None:
 
 def validate_path_char_by_char(path: str | None) -> None:
     if not path or path[0] != "/":
-        raise KeeperError(Err.BADARGUMENTS, path)
+        raise KeeperError(ERR.BADARGUMENTS, path)
     n = len(path)
     if n == 1:
         return
     if path[-1] == "/":
-        raise KeeperError(Err.BADARGUMENTS, path)
+        raise KeeperError(ERR.BADARGUMENTS, path)
     last = "/"
     for i in range(1, n):
         c = path[i]
         if c == "\0":
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         if c == "/" and last == "/":
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         if c == "." and last == ".":
             if path[i - 2] == "/" and (i + 1 == n or path[i + 1] == "/"):
-                raise KeeperError(Err.BADARGUMENTS, path)
+                raise KeeperError(ERR.BADARGUMENTS, path)
         elif c == ".":
             if path[i - 1] == "/" and (i + 1 == n or path[i + 1] == "/"):
-                raise KeeperError(Err.BADARGUMENTS, path)
+                raise KeeperError(ERR.BADARGUMENTS, path)
         else:
             o = ord(c)
             if (
@@ -101,7 +101,7 @@ def validate_path_char_by_char(path: str | None) -> None:
                 or 0xFFF0 <= o <= 0xFFFF
                 or o > 0xFFFF  # a surrogate pair in Java: its high half is in D800-DBFF
             ):
-                raise KeeperError(Err.BADARGUMENTS, path)
+                raise KeeperError(ERR.BADARGUMENTS, path)
         last = c
 
 
@@ -205,7 +205,7 @@ class Prep:
             if node is not None:
                 c = _change_from_node(path, node)
         if c is None or not c.exists:
-            raise KeeperError(Err.NONODE, path)
+            raise KeeperError(ERR.NONODE, path)
         return c
 
     def _add_change(self, c: Change) -> None:
@@ -234,15 +234,15 @@ class Prep:
         """Prepare one request; ``body`` is the raw request bytes after the header."""
         hdr = None
         try:
-            if op == OpCode.MULTI:
+            if op == OP.MULTI:
                 return self._prepare_multi(session_id, cxid, body, auth_ids, now_wall_ms)
-            if op in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
-                      OpCode.SET_DATA, OpCode.SET_ACL, OpCode.RECONFIG, OpCode.CHECK, OpCode.DELETE_CONTAINER):
+            if op in (OP.CREATE, OP.CREATE2, OP.CREATE_CONTAINER, OP.CREATE_TTL, OP.DELETE,
+                      OP.SET_DATA, OP.SET_ACL, OP.RECONFIG, OP.CHECK, OP.DELETE_CONTAINER):
                 hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
                 record = self._decode(op, body)
                 txn = self._to_txn(op, hdr.zxid, hdr.time, session_id, record, auth_ids)
                 return PreparedTxn(hdr, txn)
-            if op == OpCode.CREATE_SESSION:
+            if op == OP.CREATE_SESSION:
                 hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
                 if body is not None:
                     # sent by a client: ZooKeeper reads the timeout from the request body
@@ -250,7 +250,7 @@ class Prep:
                         raise JuteError("createSession without a timeout")
                     session_timeout = int.from_bytes(body[:4], "big", signed=True)
                 return PreparedTxn(hdr, CreateSessionTxn(session_timeout))
-            if op == OpCode.CLOSE_SESSION:
+            if op == OP.CLOSE_SESSION:
                 hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, op)
                 return PreparedTxn(hdr, self._close_session(session_id, hdr.zxid))
             # reads and other non-txn requests only check the session
@@ -258,7 +258,7 @@ class Prep:
             return PreparedTxn(None, None)
         except KeeperError as e:
             if hdr is not None:
-                hdr.type = OpCode.ERROR
+                hdr.type = OP.ERROR
                 return PreparedTxn(hdr, ErrorTxn(e.code), e)
             return PreparedTxn(None, None, e)
         except (JuteError, UnknownMultiOp, ValueError) as e:
@@ -266,24 +266,24 @@ class Prep:
                 # PrepRequestProcessor logs any runtime exception as "Failed to process"
                 log.error("Failed to process request of session 0x%x: %s", session_id & _U64, e)
             if hdr is not None:
-                hdr.type = OpCode.ERROR
-                return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
-            return PreparedTxn(None, None, KeeperError(Err.MARSHALLINGERROR))
+                hdr.type = OP.ERROR
+                return PreparedTxn(hdr, ErrorTxn(ERR.MARSHALLINGERROR), KeeperError(ERR.MARSHALLINGERROR))
+            return PreparedTxn(None, None, KeeperError(ERR.MARSHALLINGERROR))
 
     _BODY = {
-        OpCode.CREATE: CreateRequest,
-        OpCode.CREATE2: CreateRequest,
-        OpCode.CREATE_CONTAINER: CreateRequest,
-        OpCode.CREATE_TTL: CreateTTLRequest,
-        OpCode.DELETE: DeleteRequest,
-        OpCode.SET_DATA: SetDataRequest,
-        OpCode.SET_ACL: SetACLRequest,
-        OpCode.RECONFIG: ReconfigRequest,
-        OpCode.CHECK: CheckVersionRequest,
+        OP.CREATE: CreateRequest,
+        OP.CREATE2: CreateRequest,
+        OP.CREATE_CONTAINER: CreateRequest,
+        OP.CREATE_TTL: CreateTTLRequest,
+        OP.DELETE: DeleteRequest,
+        OP.SET_DATA: SetDataRequest,
+        OP.SET_ACL: SetACLRequest,
+        OP.RECONFIG: ReconfigRequest,
+        OP.CHECK: CheckVersionRequest,
     }
 
     def _decode(self, op: int, body):
-        if op == OpCode.DELETE_CONTAINER:
+        if op == OP.DELETE_CONTAINER:
             return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
         rec, _ = self._BODY[op].decode(body, 0)
         return rec
@@ -291,30 +291,30 @@ class Prep:
     def _prepare_multi(self, session_id, cxid, body, auth_ids, now_wall_ms) -> PreparedTxn:
         try:
             ops, _ = decode_multi(body, 0)
-            kinds = {op_type in (OpCode.GET_DATA, OpCode.GET_CHILDREN) for op_type, _ in ops}
+            kinds = {op_type in (OP.GET_DATA, OP.GET_CHILDREN) for op_type, _ in ops}
             if len(kinds) > 1 or True in kinds:
                 # mixing reads and writes is refused when the record is read; a multi of reads
                 # fails in prep (no txn for a read op): both end as MARSHALLINGERROR.
                 raise UnknownMultiOp("reads in a multi")
             ops = [self._multi_op(t, rec) for t, rec in ops]
         except (JuteError, UnknownMultiOp):
-            hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, OpCode.ERROR)
-            return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
+            hdr = TxnHeader(session_id, cxid, self.next_zxid(), now_wall_ms, OP.ERROR)
+            return PreparedTxn(hdr, ErrorTxn(ERR.MARSHALLINGERROR), KeeperError(ERR.MARSHALLINGERROR))
         zxid = self.next_zxid()
         pending = self._pending_changes([rec.path for _, rec in ops])
-        hdr = TxnHeader(session_id, cxid, zxid, now_wall_ms, OpCode.MULTI)
+        hdr = TxnHeader(session_id, cxid, zxid, now_wall_ms, OP.MULTI)
         txns = []
         failure: KeeperError | None = None
         for op_type, rec in ops:
             if failure is not None:
-                sub_type, sub_txn = OpCode.ERROR, ErrorTxn(Err.RUNTIMEINCONSISTENCY)
+                sub_type, sub_txn = OP.ERROR, ErrorTxn(ERR.RUNTIMEINCONSISTENCY)
             else:
                 try:
                     sub_txn = self._to_txn(op_type, zxid, now_wall_ms, session_id, rec, auth_ids)
                     sub_type = op_type
                 except KeeperError as e:
                     failure = e
-                    sub_type, sub_txn = OpCode.ERROR, ErrorTxn(e.code)
+                    sub_type, sub_txn = OP.ERROR, ErrorTxn(e.code)
                     self._rollback(zxid, pending)
                 except (JuteError, MalformedQuota) as e:
                     # ZooKeeper meets a null path (a NullPointerException) or a quota node StatsTrack
@@ -323,31 +323,31 @@ class Prep:
                     if isinstance(e, MalformedQuota):
                         log.error("Failed to process multi of session 0x%x: %s", session_id & _U64, e)
                     self._rollback(zxid, pending)
-                    hdr.type = OpCode.ERROR
-                    return PreparedTxn(hdr, ErrorTxn(Err.MARSHALLINGERROR), KeeperError(Err.MARSHALLINGERROR))
+                    hdr.type = OP.ERROR
+                    return PreparedTxn(hdr, ErrorTxn(ERR.MARSHALLINGERROR), KeeperError(ERR.MARSHALLINGERROR))
             txns.append(Txn(int(sub_type), sub_txn.to_bytes()))
         return PreparedTxn(hdr, MultiTxn(txns), failure)
 
     @staticmethod
     def _multi_op(header_type: int, rec):
         """MultiOperationRecord.deserialize: a create's op code follows its flags (TTL, container)."""
-        if header_type in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER):
+        if header_type in (OP.CREATE, OP.CREATE2, OP.CREATE_CONTAINER):
             try:
                 mode = CreateMode(rec.flags)
             except ValueError:
                 raise UnknownMultiOp("invalid flag %s for create mode" % rec.flags)
             if mode.is_ttl:
-                return OpCode.CREATE_TTL, rec
+                return OP.CREATE_TTL, rec
             if mode.is_container:
-                return OpCode.CREATE_CONTAINER, rec
-        elif header_type == OpCode.CREATE_TTL:
+                return OP.CREATE_CONTAINER, rec
+        elif header_type == OP.CREATE_TTL:
             # Op.create(path, data, acl, flags, ttl): a non-TTL mode drops the ttl (bad flags mean PERSISTENT)
             try:
                 mode = CreateMode(rec.flags)
             except ValueError:
                 mode = CreateMode.PERSISTENT
             if not mode.is_ttl:
-                op = OpCode.CREATE_CONTAINER if mode.is_container else OpCode.CREATE
+                op = OP.CREATE_CONTAINER if mode.is_container else OP.CREATE
                 return op, CreateRequest(rec.path, rec.data, rec.acl, int(mode))
         return header_type, rec
 
@@ -385,19 +385,19 @@ class Prep:
             raise JuteError("null path")
         cut = path.rfind("/")
         if cut == -1 or "\0" in path or path in SPECIAL_PATHS:
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         return path[:cut]
 
     @staticmethod
     def _check_version(current: int, expected: int, path: str) -> int:
         if expected != -1 and expected != current:
-            raise KeeperError(Err.BADVERSION, path)
+            raise KeeperError(ERR.BADVERSION, path)
         return current + 1
 
     def _to_txn(self, op: int, zxid: int, time: int, session_id: int, rec, auth_ids: AuthIds):
-        if op in (OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
+        if op in (OP.CREATE, OP.CREATE2, OP.CREATE_TTL, OP.CREATE_CONTAINER):
             return self._create(op, zxid, time, session_id, rec, auth_ids)
-        if op == OpCode.DELETE:
+        if op == OP.DELETE:
             self.sessions.check(session_id)
             path = rec.path
             parent_path = self._parent_and_validate(path)
@@ -406,21 +406,21 @@ class Prep:
             node = self.record_for(path)
             self._check_version(node.version, rec.version, path)
             if node.child_count > 0:
-                raise KeeperError(Err.NOTEMPTY, path)
+                raise KeeperError(ERR.NOTEMPTY, path)
             self._delete_changes(zxid, parent, path)
             return DeleteTxn(path)
-        if op == OpCode.DELETE_CONTAINER:
+        if op == OP.DELETE_CONTAINER:
             path = rec
             parent_path = self._parent_and_validate(path)
             node = self.record_for(path)
             if node.child_count > 0:
-                raise KeeperError(Err.NOTEMPTY, path)
+                raise KeeperError(ERR.NOTEMPTY, path)
             if ephemeral_type(node.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
-                raise KeeperError(Err.BADVERSION, path)
+                raise KeeperError(ERR.BADVERSION, path)
             parent = self.record_for(parent_path)
             self._delete_changes(zxid, parent, path)
             return DeleteTxn(path)
-        if op == OpCode.SET_DATA:
+        if op == OP.SET_DATA:
             self.sessions.check(session_id)
             path = rec.path
             validate_path(path)
@@ -437,7 +437,7 @@ class Prep:
             c.data = rec.data
             self._add_change(c)
             return SetDataTxn(path, rec.data, version)
-        if op == OpCode.SET_ACL:
+        if op == OP.SET_ACL:
             self.sessions.check(session_id)
             path = rec.path
             validate_path(path)
@@ -449,20 +449,20 @@ class Prep:
             c.aversion = version
             self._add_change(c)
             return SetACLTxn(path, acl, version)
-        if op == OpCode.CHECK:
+        if op == OP.CHECK:
             self.sessions.check(session_id)
             path = rec.path
             validate_path(path)
             node = self.record_for(path)
             self.auth.check_or_raise(node.acl, 1, auth_ids, path)
             return CheckVersionTxn(path, self._check_version(node.version, rec.version, path))
-        if op == OpCode.RECONFIG:
+        if op == OP.RECONFIG:
             if not self.reconfig_enabled:
-                raise KeeperError(Err.RECONFIGDISABLED)
+                raise KeeperError(ERR.RECONFIGDISABLED)
             self.sessions.check(session_id)
             # a standalone server cannot reconfigure (the LeaderZooKeeperServer cast fails)
-            raise KeeperError(Err.UNIMPLEMENTED)
-        raise KeeperError(Err.UNIMPLEMENTED)
+            raise KeeperError(ERR.UNIMPLEMENTED)
+        raise KeeperError(ERR.UNIMPLEMENTED)
 
     def _delete_changes(self, zxid: int, parent: Change, path: str) -> None:
         p = parent.copy(zxid)
@@ -477,16 +477,16 @@ class Prep:
         ttl = rec.ttl if isinstance(rec, CreateTTLRequest) else -1
         mode = _CREATE_MODES.get(flags)
         if mode is None:
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         is_ephemeral, is_sequential, is_container, is_ttl = mode
         # validateCreateRequest
         if is_ttl and not self.extended_types:
-            raise KeeperError(Err.UNIMPLEMENTED, path)
+            raise KeeperError(ERR.UNIMPLEMENTED, path)
         if is_ttl:
             if ttl > TTL_MAX_MS or ttl <= 0:
-                raise KeeperError(Err.BADARGUMENTS, path)
+                raise KeeperError(ERR.BADARGUMENTS, path)
         elif ttl >= 0:
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         session = self.sessions.sessions.get(session_id)
         if session is None or session.closing:
             self.sessions.check(session_id)  # raises
@@ -495,7 +495,7 @@ class Prep:
             raise JuteError("null path")
         cut = path.rfind("/")
         if cut == -1 or "\0" in path:
-            raise KeeperError(Err.BADARGUMENTS, path)
+            raise KeeperError(ERR.BADARGUMENTS, path)
         parent_path = path[:cut]
         acl = self.auth.fixup(path, auth_ids, rec.acl)
         parent = self.outstanding_for_path.get(parent_path)
@@ -509,17 +509,17 @@ class Prep:
         existing = self.outstanding_for_path.get(path)
         if existing is not None:
             if existing.exists:
-                raise KeeperError(Err.NODEEXISTS, path)
+                raise KeeperError(ERR.NODEEXISTS, path)
         elif path in self.tree.nodes:
-            raise KeeperError(Err.NODEEXISTS, path)
+            raise KeeperError(ERR.NODEEXISTS, path)
         if parent.ephemeral_owner and ephemeral_type(parent.ephemeral_owner, self.extended_types) == EPHEMERAL_NORMAL:
-            raise KeeperError(Err.NOCHILDRENFOREPHEMERALS, path)
+            raise KeeperError(ERR.NOCHILDRENFOREPHEMERALS, path)
         new_cversion = parent_cversion + 1
         if self.quota is not None:
             self.quota.check(path, len(rec.data) if rec.data is not None else 0, 1, time)
-        if op == OpCode.CREATE_CONTAINER:
+        if op == OP.CREATE_CONTAINER:
             txn = CreateContainerTxn(path, rec.data, acl, new_cversion)
-        elif op == OpCode.CREATE_TTL:
+        elif op == OP.CREATE_TTL:
             txn = CreateTTLTxn(path, rec.data, acl, new_cversion, ttl)
         else:
             txn = CreateTxn(path, rec.data, acl, is_ephemeral, new_cversion)

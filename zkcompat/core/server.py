@@ -33,7 +33,7 @@ import struct
 from collections import deque
 from typing import Callable
 
-from protocol.codes import AddWatchMode, Err, KeeperState, OpCode, Perms, WatcherType, Xid
+from protocol.codes import AddWatchMode, ERR, OP, Perms, STATE, WatcherType, XID
 from protocol.framing import FrameDecoder, FrameError
 from protocol.jute import JuteError, _rd_ustring
 from protocol.messages import UnknownMultiOp, decode_connect_request, decode_multi, encode_multi_response
@@ -88,91 +88,91 @@ log = logging.getLogger("zkcompat.server")
 _LEN = struct.Struct(">i")
 _REPLY = struct.Struct(">iiqi")  # frame length + ReplyHeader
 _HDR = struct.Struct(">ii")  # RequestHeader
-_NOTIFICATION_HDR = struct.Struct(">iqi").pack(Xid.NOTIFICATION, -1, 0)
+_NOTIFICATION_HDR = struct.Struct(">iqi").pack(XID.NOTIFICATION, -1, 0)
 _NULL = b"\xff\xff\xff\xff"
 READ = int(Perms.READ)
 ADMIN = int(Perms.ADMIN)
 
 VALID_TYPES = frozenset(
     {
-        OpCode.CLOSE_SESSION,
-        OpCode.CREATE,
-        OpCode.CREATE2,
-        OpCode.CREATE_TTL,
-        OpCode.CREATE_CONTAINER,
-        OpCode.DELETE,
-        OpCode.DELETE_CONTAINER,
-        OpCode.EXISTS,
-        OpCode.GET_ACL,
-        OpCode.GET_CHILDREN,
-        OpCode.GET_ALL_CHILDREN_NUMBER,
-        OpCode.GET_CHILDREN2,
-        OpCode.GET_DATA,
-        OpCode.GET_EPHEMERALS,
-        OpCode.MULTI,
-        OpCode.MULTI_READ,
-        OpCode.PING,
-        OpCode.RECONFIG,
-        OpCode.SET_ACL,
-        OpCode.SET_DATA,
-        OpCode.SET_WATCHES,
-        OpCode.SET_WATCHES2,
-        OpCode.SYNC,
-        OpCode.CHECK_WATCHES,
-        OpCode.REMOVE_WATCHES,
-        OpCode.ADD_WATCH,
-        OpCode.WHO_AM_I,
-        OpCode.CREATE_SESSION,
+        OP.CLOSE_SESSION,
+        OP.CREATE,
+        OP.CREATE2,
+        OP.CREATE_TTL,
+        OP.CREATE_CONTAINER,
+        OP.DELETE,
+        OP.DELETE_CONTAINER,
+        OP.EXISTS,
+        OP.GET_ACL,
+        OP.GET_CHILDREN,
+        OP.GET_ALL_CHILDREN_NUMBER,
+        OP.GET_CHILDREN2,
+        OP.GET_DATA,
+        OP.GET_EPHEMERALS,
+        OP.MULTI,
+        OP.MULTI_READ,
+        OP.PING,
+        OP.RECONFIG,
+        OP.SET_ACL,
+        OP.SET_DATA,
+        OP.SET_WATCHES,
+        OP.SET_WATCHES2,
+        OP.SYNC,
+        OP.CHECK_WATCHES,
+        OP.REMOVE_WATCHES,
+        OP.ADD_WATCH,
+        OP.WHO_AM_I,
+        OP.CREATE_SESSION,
     }
 )  # Request.isValid (3.8.6: check is valid only inside multi, ZOOKEEPER-2623)
 
 WRITE_TYPES = frozenset(
     {
-        OpCode.CREATE,
-        OpCode.CREATE2,
-        OpCode.CREATE_TTL,
-        OpCode.CREATE_CONTAINER,
-        OpCode.DELETE,
-        OpCode.DELETE_CONTAINER,
-        OpCode.SET_DATA,
-        OpCode.SET_ACL,
-        OpCode.RECONFIG,
-        OpCode.MULTI,
-        OpCode.CLOSE_SESSION,
-        OpCode.CREATE_SESSION,
+        OP.CREATE,
+        OP.CREATE2,
+        OP.CREATE_TTL,
+        OP.CREATE_CONTAINER,
+        OP.DELETE,
+        OP.DELETE_CONTAINER,
+        OP.SET_DATA,
+        OP.SET_ACL,
+        OP.RECONFIG,
+        OP.MULTI,
+        OP.CLOSE_SESSION,
+        OP.CREATE_SESSION,
     }
 )
 
 LAST_OP = {
-    OpCode.PING: "PING",
-    OpCode.CREATE_SESSION: "SESS",
-    OpCode.MULTI: "MULT",
-    OpCode.MULTI_READ: "MLTR",
-    OpCode.CREATE: "CREA",
-    OpCode.CREATE2: "CREA",
-    OpCode.CREATE_TTL: "CREA",
-    OpCode.CREATE_CONTAINER: "CREA",
-    OpCode.DELETE: "DELE",
-    OpCode.DELETE_CONTAINER: "DELE",
-    OpCode.SET_DATA: "SETD",
-    OpCode.RECONFIG: "RECO",
-    OpCode.SET_ACL: "SETA",
-    OpCode.CLOSE_SESSION: "CLOS",
-    OpCode.SYNC: "SYNC",
-    OpCode.CHECK: "CHEC",
-    OpCode.EXISTS: "EXIS",
-    OpCode.GET_DATA: "GETD",
-    OpCode.SET_WATCHES: "SETW",
-    OpCode.SET_WATCHES2: "STW2",
-    OpCode.ADD_WATCH: "ADDW",
-    OpCode.GET_ACL: "GETA",
-    OpCode.GET_CHILDREN: "GETC",
-    OpCode.GET_CHILDREN2: "GETC",
-    OpCode.GET_ALL_CHILDREN_NUMBER: "GETACN",
-    OpCode.CHECK_WATCHES: "CHKW",
-    OpCode.REMOVE_WATCHES: "REMW",
-    OpCode.WHO_AM_I: "HOMI",
-    OpCode.GET_EPHEMERALS: "GETE",
+    OP.PING: "PING",
+    OP.CREATE_SESSION: "SESS",
+    OP.MULTI: "MULT",
+    OP.MULTI_READ: "MLTR",
+    OP.CREATE: "CREA",
+    OP.CREATE2: "CREA",
+    OP.CREATE_TTL: "CREA",
+    OP.CREATE_CONTAINER: "CREA",
+    OP.DELETE: "DELE",
+    OP.DELETE_CONTAINER: "DELE",
+    OP.SET_DATA: "SETD",
+    OP.RECONFIG: "RECO",
+    OP.SET_ACL: "SETA",
+    OP.CLOSE_SESSION: "CLOS",
+    OP.SYNC: "SYNC",
+    OP.CHECK: "CHEC",
+    OP.EXISTS: "EXIS",
+    OP.GET_DATA: "GETD",
+    OP.SET_WATCHES: "SETW",
+    OP.SET_WATCHES2: "STW2",
+    OP.ADD_WATCH: "ADDW",
+    OP.GET_ACL: "GETA",
+    OP.GET_CHILDREN: "GETC",
+    OP.GET_CHILDREN2: "GETC",
+    OP.GET_ALL_CHILDREN_NUMBER: "GETACN",
+    OP.CHECK_WATCHES: "CHKW",
+    OP.REMOVE_WATCHES: "REMW",
+    OP.WHO_AM_I: "HOMI",
+    OP.GET_EPHEMERALS: "GETE",
 }
 
 
@@ -278,7 +278,7 @@ class Connection:
         """Deliver a watch event, unless the connection may not read the znode (ZOOKEEPER-4799)."""
         if acl is not None and not self.server.auth.check(acl, READ, self.auth):
             return
-        body = _NOTIFICATION_HDR + WatcherEvent.encode(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path))
+        body = _NOTIFICATION_HDR + WatcherEvent.encode(WatcherEvent(event_type, STATE.SYNC_CONNECTED, path))
         self.packets_sent += 1
         st = self.server.stats
         st.packets_sent += 1
@@ -435,10 +435,10 @@ class Connection:
             self.abort()
             return
         xid, t = _HDR.unpack_from(frame, 0)
-        if t == OpCode.AUTH:
+        if t == OP.AUTH:
             self._auth(xid, frame[8:])
             return
-        if t == OpCode.SASL:
+        if t == OP.SASL:
             self._sasl(xid, frame[8:])
             return
         if server.enforced_auth is not None and not self._authenticated_enough(xid):
@@ -458,7 +458,7 @@ class Connection:
                 err = e.code
             except (JuteError, struct.error, UnicodeDecodeError, IndexError):  # a body too short or malformed
                 body = b""
-                err = Err.MARSHALLINGERROR
+                err = ERR.MARSHALLINGERROR
             zxid = server.tree.last_processed_zxid
             self.last_op = LAST_OP[t]
             self.last_cxid = xid
@@ -481,7 +481,7 @@ class Connection:
         body = frame[8:]
         if t not in VALID_TYPES:
             log.warning("Received packet at server of unknown type %d", t)
-            self.send_reply(xid, -1, Err.UNIMPLEMENTED)
+            self.send_reply(xid, -1, ERR.UNIMPLEMENTED)
             self.close_after_send()
             return
         server.submit(Request(self, self.session_id, xid, t, body, now))
@@ -499,14 +499,14 @@ class Connection:
             # not counted in auth_failed_count: ZooKeeper 3.8 counts only failed X509 authentications of
             # TLS handshakes there (NettyServerCnxnFactory), never an AUTHFAILED answer to an AuthPacket
             log.warning("Authentication failed for scheme: %s", packet.scheme)
-            self.send_reply(xid, 0, Err.AUTHFAILED)
+            self.send_reply(xid, 0, ERR.AUTHFAILED)
             self.close_after_send()
             return
         for scheme, ident in ids:
             self.auth.add(scheme, ident)
         log.info("Session 0x%x: auth success for scheme %s and address /%s:%d", self.session_id & (2**64 - 1),
                  packet.scheme, self.remote_ip, self.remote_port)
-        self.send_reply(xid, 0, Err.OK)
+        self.send_reply(xid, 0, ERR.OK)
 
     def _authenticated_enough(self, xid: int) -> bool:
         """AuthenticationHelper.enforceAuthentication: without an id of an enforced scheme, close."""
@@ -515,7 +515,7 @@ class Connection:
             return True
         log.error("Client authentication scheme(s) %s does not match with any of the expected authentication "
                   "scheme %s, closing session.", [s for s, _ in self.auth], sorted(enforced))
-        self.send_reply(xid, 0, Err.SESSIONCLOSEDREQUIRESASLAUTH)
+        self.send_reply(xid, 0, ERR.SESSIONCLOSEDREQUIRESASLAUTH)
         self.close_after_send()
         return False
 
@@ -533,7 +533,7 @@ class Connection:
             # logs an error and the client gets OK with a null token.
             log.error("cnxn.saslServer is null: no SASL mechanism is configured (session 0x%x)",
                       self.session_id & (2**64 - 1))
-            self.send_reply(xid, 0, Err.OK, b"\xff\xff\xff\xff")
+            self.send_reply(xid, 0, ERR.OK, b"\xff\xff\xff\xff")
             return
         if self.sasl is None:
             self.sasl = server.new_sasl_server()
@@ -548,7 +548,7 @@ class Connection:
             sasl_required = server.enforced_auth is not None and "sasl" in server.enforced_auth
             if sasl_required or not server.config.allow_sasl_failed_clients:
                 log.warning("Closing client connection due to SASL authentication failure.")
-                err = Err.SESSIONCLOSEDREQUIRESASLAUTH if sasl_required else Err.AUTHFAILED
+                err = ERR.SESSIONCLOSEDREQUIRESASLAUTH if sasl_required else ERR.AUTHFAILED
                 self.send_reply(xid, 0, err, b"\xff\xff\xff\xff")
                 self.close_after_send()
                 return
@@ -565,7 +565,7 @@ class Connection:
                     log.info("Session 0x%x: Authenticated Id '%s' as super user", self.session_id & (2**64 - 1),
                              ident)
         body = b"\xff\xff\xff\xff" if reply is None else _LEN.pack(len(reply)) + reply
-        self.send_reply(xid, 0, Err.OK, body)
+        self.send_reply(xid, 0, ERR.OK, body)
 
     def add_x509_identity(self, client_id: str) -> None:
         """X509AuthenticationProvider.handleAuthentication: the edge saw a trusted client certificate."""
@@ -621,7 +621,7 @@ class ZooKeeperServer:
         self.started_wall_ms = clock.wall_ms()
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
-        self._fast_reads = {OpCode.GET_DATA: self._read_get_data, OpCode.EXISTS: self._read_exists}
+        self._fast_reads = {OP.GET_DATA: self._read_get_data, OP.EXISTS: self._read_exists}
         # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
         self.serving = True  # False while the peer has no leader: clients are refused
         self.mode = "standalone"  # srvr's Mode: leader / follower / observer in an ensemble
@@ -735,7 +735,7 @@ class ZooKeeperServer:
         self.sessions.add(sid, timeout, self.clock.now_ms())
         conn.session_id = sid
         self._reschedule_expiry()
-        req = Request(conn, sid, 0, OpCode.CREATE_SESSION, None, self.clock.now_ms())
+        req = Request(conn, sid, 0, OP.CREATE_SESSION, None, self.clock.now_ms())
         self.submit(req)
 
     def _reschedule_expiry(self) -> None:
@@ -762,7 +762,7 @@ class ZooKeeperServer:
     def close_session(self, session_id: int) -> None:
         """Expire or kill a session now: a closeSession txn from no connection."""
         self.sessions.set_closing(session_id)
-        self.submit(Request(None, session_id, 0, OpCode.CLOSE_SESSION, None, self.clock.now_ms()))
+        self.submit(Request(None, session_id, 0, OP.CLOSE_SESSION, None, self.clock.now_ms()))
 
     def _schedule_containers(self) -> None:
         interval = self.config.container_check_interval_ms
@@ -776,7 +776,7 @@ class ZooKeeperServer:
         self._container_timer = None  # it is the timer that fired: nothing to cancel
         for path in self.tree.container_candidates(self.clock.wall_ms(),
                                                    self.config.container_max_never_used_interval_ms):
-            self.submit(Request(None, 0, 0, OpCode.DELETE_CONTAINER, path, self.clock.now_ms()))
+            self.submit(Request(None, 0, 0, OP.DELETE_CONTAINER, path, self.clock.now_ms()))
         self._schedule_containers()
         self.flush()
 
@@ -785,7 +785,7 @@ class ZooKeeperServer:
     def submit(self, req: Request) -> None:
         conn = req.conn
         t = req.type
-        if self.forwarder is not None and (t in WRITE_TYPES or t == OpCode.SYNC):
+        if self.forwarder is not None and (t in WRITE_TYPES or t == OP.SYNC):
             # a learner: the leader prepares and proposes; the reply waits for the commit
             if conn is not None:
                 conn.pending.append(req)
@@ -793,7 +793,7 @@ class ZooKeeperServer:
             self.forwarder(req)
             return
         if t in WRITE_TYPES:
-            if t == OpCode.DELETE_CONTAINER and conn is not None:
+            if t == OP.DELETE_CONTAINER and conn is not None:
                 # a client's deleteContainer: ZooKeeper reads the whole packet as the path,
                 # which always holds a NUL byte (the header): BADARGUMENTS
                 req.body = "\0"
@@ -806,9 +806,9 @@ class ZooKeeperServer:
         else:
             session = self.sessions.sessions.get(req.session_id)
             if session is None:
-                req.prepared = PreparedTxn(None, None, KeeperError(Err.UNKNOWNSESSION))
+                req.prepared = PreparedTxn(None, None, KeeperError(ERR.UNKNOWNSESSION))
             elif session.closing:
-                req.prepared = PreparedTxn(None, None, KeeperError(Err.SESSIONEXPIRED))
+                req.prepared = PreparedTxn(None, None, KeeperError(ERR.SESSIONEXPIRED))
             else:
                 req.prepared = _NO_TXN
             if conn.pending:
@@ -821,11 +821,11 @@ class ZooKeeperServer:
         hdr = req.prepared.hdr
         txn = req.prepared.txn
         t = hdr.type
-        if t == OpCode.CREATE_SESSION:
+        if t == OP.CREATE_SESSION:
             self.sessions.add(hdr.client_id, txn.time_out, self.clock.now_ms())
         req.rc = self.tree.apply(hdr, txn)
         self.prep.applied(hdr.zxid)
-        if t == OpCode.CLOSE_SESSION:
+        if t == OP.CLOSE_SESSION:
             self.sessions.remove(hdr.client_id)
             self._reschedule_expiry()
             if req.conn is None:
@@ -839,7 +839,7 @@ class ZooKeeperServer:
             return
         pending = conn.pending
         while pending and (pending[0].done or (pending[0].type not in WRITE_TYPES
-                                               and not (self.forwarder is not None and pending[0].type == OpCode.SYNC))):
+                                               and not (self.forwarder is not None and pending[0].type == OP.SYNC))):
             self._finish(pending.popleft())
 
     # --- a learner's side of the pipeline ---------------------------------------------------
@@ -847,7 +847,7 @@ class ZooKeeperServer:
     def apply_committed(self, hdr, txn) -> None:
         """A learner applies a txn the leader committed, finishing the local request it answers."""
         req = self._forwarded.pop((hdr.client_id, hdr.cxid), None)
-        if req is None or req.type == OpCode.SYNC:
+        if req is None or req.type == OP.SYNC:
             if req is not None:  # a sync shares (session, cxid) only if the client reused an xid
                 self._forwarded[(hdr.client_id, hdr.cxid)] = req
             req = Request(None, hdr.client_id, hdr.cxid, hdr.type, None, self.clock.now_ms())
@@ -865,12 +865,12 @@ class ZooKeeperServer:
         if conn is None:
             return
         pending = conn.pending
-        while pending and (pending[0].done or pending[0].type not in WRITE_TYPES and pending[0].type != OpCode.SYNC):
+        while pending and (pending[0].done or pending[0].type not in WRITE_TYPES and pending[0].type != OP.SYNC):
             self._finish(pending.popleft())
 
     def submit_from_learner(self, session_id: int, cxid: int, op: int, body: bytes, auth: list) -> None:
         """The leader prepares and proposes a request a learner forwarded (no reply here)."""
-        if op == OpCode.CREATE_SESSION and len(body or b"") >= 4:
+        if op == OP.CREATE_SESSION and len(body or b"") >= 4:
             self.sessions.add(session_id, int.from_bytes(body[:4], "big", signed=True), self.clock.now_ms())
             self._reschedule_expiry()
             body = None  # ours, not a client's: the timeout comes from the session
@@ -895,7 +895,7 @@ class ZooKeeperServer:
         if conn is None or conn.state == CLOSED:
             return
         t = req.type
-        if t == OpCode.CREATE_SESSION and req.prepared.hdr.type == OpCode.CREATE_SESSION:
+        if t == OP.CREATE_SESSION and req.prepared.hdr.type == OP.CREATE_SESSION:
             conn.finish_session_init(True)
             return
         tree = self.tree
@@ -906,9 +906,9 @@ class ZooKeeperServer:
         # it would put this frame, which holds the request that holds the error, in the error's
         # traceback (a reference cycle; a serving process freezes survivors, zkcompat.net.gcpolicy)
         error = prepared.error
-        if prepared.hdr is not None and prepared.hdr.type == OpCode.ERROR:
+        if prepared.hdr is not None and prepared.hdr.type == OP.ERROR:
             err = error.code if error is not None else prepared.txn.err
-        elif error is not None and t != OpCode.MULTI:
+        elif error is not None and t != OP.MULTI:
             err = error.code
         else:
             try:
@@ -922,53 +922,53 @@ class ZooKeeperServer:
             except (JuteError, UnknownMultiOp, UnicodeDecodeError) as e:
                 log.error("Failed to process request type %d of session 0x%x: %s", t, req.session_id & (2**64 - 1),
                           e)
-                err = Err.MARSHALLINGERROR
+                err = ERR.MARSHALLINGERROR
                 body = b""
         zxid = tree.last_processed_zxid
         now = self.clock.now_ms()
         conn.record_latency(req, now, zxid)
         self.stats.record_latency(now - req.start_ms)
         self.op_latency.observe(t, now - req.start_ms)
-        if t == OpCode.PING:
-            conn.send_reply(Xid.PING, zxid, 0)
+        if t == OP.PING:
+            conn.send_reply(XID.PING, zxid, 0)
             return
         conn.send_reply(req.xid, zxid, err, body)
-        if t == OpCode.CLOSE_SESSION:
+        if t == OP.CLOSE_SESSION:
             conn.close_after_send()
 
     def _respond(self, req: Request) -> bytes:
         handler = self._handlers.get(req.type)
         if handler is None:
-            raise KeeperError(Err.UNIMPLEMENTED)
+            raise KeeperError(ERR.UNIMPLEMENTED)
         return handler(req)
 
     def _build_handlers(self) -> dict:
         return {
-            OpCode.CREATE: self._h_create,
-            OpCode.CREATE2: self._h_create2,
-            OpCode.CREATE_TTL: self._h_create2,
-            OpCode.CREATE_CONTAINER: self._h_create2,
-            OpCode.DELETE: self._h_delete,
-            OpCode.DELETE_CONTAINER: self._h_delete,
-            OpCode.CLOSE_SESSION: self._h_delete,
-            OpCode.SET_DATA: self._h_set_data,
-            OpCode.SET_ACL: self._h_set_acl,
-            OpCode.MULTI: self._h_multi,
-            OpCode.GET_DATA: self._h_get_data,
-            OpCode.EXISTS: self._h_exists,
-            OpCode.GET_CHILDREN: self._h_get_children,
-            OpCode.GET_CHILDREN2: self._h_get_children2,
-            OpCode.SYNC: self._h_sync,
-            OpCode.GET_ACL: self._h_get_acl,
-            OpCode.GET_ALL_CHILDREN_NUMBER: self._h_all_children_number,
-            OpCode.GET_EPHEMERALS: self._h_get_ephemerals,
-            OpCode.WHO_AM_I: self._h_who_am_i,
-            OpCode.MULTI_READ: self._h_multi_read,
-            OpCode.SET_WATCHES: self._h_set_watches,
-            OpCode.SET_WATCHES2: self._h_set_watches,
-            OpCode.ADD_WATCH: self._h_add_watch,
-            OpCode.CHECK_WATCHES: self._h_watches,
-            OpCode.REMOVE_WATCHES: self._h_watches,
+            OP.CREATE: self._h_create,
+            OP.CREATE2: self._h_create2,
+            OP.CREATE_TTL: self._h_create2,
+            OP.CREATE_CONTAINER: self._h_create2,
+            OP.DELETE: self._h_delete,
+            OP.DELETE_CONTAINER: self._h_delete,
+            OP.CLOSE_SESSION: self._h_delete,
+            OP.SET_DATA: self._h_set_data,
+            OP.SET_ACL: self._h_set_acl,
+            OP.MULTI: self._h_multi,
+            OP.GET_DATA: self._h_get_data,
+            OP.EXISTS: self._h_exists,
+            OP.GET_CHILDREN: self._h_get_children,
+            OP.GET_CHILDREN2: self._h_get_children2,
+            OP.SYNC: self._h_sync,
+            OP.GET_ACL: self._h_get_acl,
+            OP.GET_ALL_CHILDREN_NUMBER: self._h_all_children_number,
+            OP.GET_EPHEMERALS: self._h_get_ephemerals,
+            OP.WHO_AM_I: self._h_who_am_i,
+            OP.MULTI_READ: self._h_multi_read,
+            OP.SET_WATCHES: self._h_set_watches,
+            OP.SET_WATCHES2: self._h_set_watches,
+            OP.ADD_WATCH: self._h_add_watch,
+            OP.CHECK_WATCHES: self._h_watches,
+            OP.REMOVE_WATCHES: self._h_watches,
         }
 
     # writes: the reply describes the applied txn
@@ -998,9 +998,9 @@ class ZooKeeperServer:
         tree = self.tree
         node = tree.nodes.get(_path(path))
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         if not self.auth.check(node.acl, READ, conn.auth):
-            raise KeeperError(Err.NOAUTH)
+            raise KeeperError(ERR.NOAUTH)
         if buf[pos]:
             tree.data_watches.add(path, conn)
         data = node.data
@@ -1014,14 +1014,14 @@ class ZooKeeperServer:
         tree = self.tree
         path = _path(path)
         if "\0" in path:
-            raise KeeperError(Err.BADARGUMENTS)
+            raise KeeperError(ERR.BADARGUMENTS)
         node = tree.nodes.get(path)
         if node is not None and not self.auth.check(node.acl, READ, conn.auth):
-            raise KeeperError(Err.NOAUTH)
+            raise KeeperError(ERR.NOAUTH)
         if watch:
             tree.data_watches.add(path, conn)
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         return tree.stat_bytes(node)
 
     def _h_get_data(self, req):
@@ -1049,7 +1049,7 @@ class ZooKeeperServer:
         conn = req.conn
         node = tree.nodes.get(_path(rec.path))
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         self.auth.check_or_raise(node.acl, READ | ADMIN, conn.auth, rec.path)
         acl = node.acl
         if not self.auth.check(node.acl, ADMIN, conn.auth):
@@ -1063,7 +1063,7 @@ class ZooKeeperServer:
         rec, _ = GetAllChildrenNumberRequest.decode(req.body, 0)
         node = self.tree.nodes.get(_path(rec.path))
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         self.auth.check_or_raise(node.acl, READ, req.conn.auth, rec.path)
         return GetAllChildrenNumberResponse.encode(
             GetAllChildrenNumberResponse(self.tree.all_children_number(rec.path)))
@@ -1084,10 +1084,10 @@ class ZooKeeperServer:
 
     def _h_set_watches(self, req):
         t = req.type
-        cls = SetWatches if t == OpCode.SET_WATCHES else SetWatches2
+        cls = SetWatches if t == OP.SET_WATCHES else SetWatches2
         rec, _ = cls.decode(req.body, 0)
-        persistent = rec.persistent_watches if t == OpCode.SET_WATCHES2 else ()
-        recursive = rec.persistent_recursive_watches if t == OpCode.SET_WATCHES2 else ()
+        persistent = rec.persistent_watches if t == OP.SET_WATCHES2 else ()
+        recursive = rec.persistent_recursive_watches if t == OP.SET_WATCHES2 else ()
         self.tree.set_watches(rec.relative_zxid, rec.data_watches, rec.exist_watches, rec.child_watches,
                               persistent, recursive, req.conn)
         return b""
@@ -1104,7 +1104,7 @@ class ZooKeeperServer:
     def _h_watches(self, req):
         tree = self.tree
         conn = req.conn
-        check = req.type == OpCode.CHECK_WATCHES
+        check = req.type == OP.CHECK_WATCHES
         rec, _ = (CheckWatchesRequest if check else RemoveWatchesRequest).decode(req.body, 0)
         if rec.type not in (WatcherType.CHILDREN, WatcherType.DATA, WatcherType.ANY):
             raise JuteError("unsupported watcher type %d" % rec.type)
@@ -1121,14 +1121,14 @@ class ZooKeeperServer:
                 if m.remove(rec.path, conn):
                     found = True
         if not found:
-            raise KeeperError(Err.NOWATCHER)
+            raise KeeperError(ERR.NOWATCHER)
         return b""
 
     def _get_data(self, path, watch, conn) -> GetDataResponse:
         tree = self.tree
         node = tree.nodes.get(_path(path))
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         self.auth.check_or_raise(node.acl, READ, conn.auth, path)
         if watch:
             tree.data_watches.add(path, conn)
@@ -1138,7 +1138,7 @@ class ZooKeeperServer:
         tree = self.tree
         node = tree.nodes.get(_path(path))
         if node is None:
-            raise KeeperError(Err.NONODE)
+            raise KeeperError(ERR.NONODE)
         self.auth.check_or_raise(node.acl, READ, conn.auth, path)
         children = node.child_names()
         if watch:
@@ -1149,42 +1149,42 @@ class ZooKeeperServer:
         out = []
         for sub in rc.multi:
             st = sub.type
-            if st == OpCode.CHECK:
-                out.append((OpCode.CHECK, None))
-            elif st == OpCode.CREATE:
-                out.append((OpCode.CREATE, CreateResponse(sub.path)))
-            elif st in (OpCode.CREATE2, OpCode.CREATE_TTL, OpCode.CREATE_CONTAINER):
+            if st == OP.CHECK:
+                out.append((OP.CHECK, None))
+            elif st == OP.CREATE:
+                out.append((OP.CREATE, CreateResponse(sub.path)))
+            elif st in (OP.CREATE2, OP.CREATE_TTL, OP.CREATE_CONTAINER):
                 # OpResult.CreateResult(path, stat) is always typed create2 on the wire
-                out.append((OpCode.CREATE2, Create2Response(sub.path, sub.stat)))
-            elif st in (OpCode.DELETE, OpCode.DELETE_CONTAINER):
+                out.append((OP.CREATE2, Create2Response(sub.path, sub.stat)))
+            elif st in (OP.DELETE, OP.DELETE_CONTAINER):
                 out.append((st, None))
-            elif st == OpCode.SET_DATA:
-                out.append((OpCode.SET_DATA, SetDataResponse(sub.stat)))
-            elif st == OpCode.ERROR:
-                out.append((OpCode.ERROR, ErrorResponse(sub.err)))
+            elif st == OP.SET_DATA:
+                out.append((OP.SET_DATA, SetDataResponse(sub.stat)))
+            elif st == OP.ERROR:
+                out.append((OP.ERROR, ErrorResponse(sub.err)))
             else:
                 raise JuteError("invalid type of op %d" % st)
         return out
 
     def _multi_read(self, req: Request, conn: Connection) -> list:
         ops, _ = decode_multi(req.body, 0)
-        reads = [op_type in (OpCode.GET_CHILDREN, OpCode.GET_DATA) for op_type, _ in ops]
+        reads = [op_type in (OP.GET_CHILDREN, OP.GET_DATA) for op_type, _ in ops]
         if any(reads) and not all(reads):
             raise JuteError("mixing read and write operations")  # MultiOperationRecord refuses it
         if ops and not reads[0]:
             # FinalRequestProcessor has already made the (empty) MultiResponse when it meets the
             # first write op: the MARSHALLINGERROR reply carries that empty response
-            raise ErrorWithBody(Err.MARSHALLINGERROR, encode_multi_response([]))
+            raise ErrorWithBody(ERR.MARSHALLINGERROR, encode_multi_response([]))
         out = []
         for op_type, rec in ops:
             try:
                 # MultiOperationRecord keeps only the path of a read op: multiRead never sets watches
-                if op_type == OpCode.GET_CHILDREN:
-                    out.append((OpCode.GET_CHILDREN, GetChildrenResponse(self._get_children(rec.path, False, conn)[0])))
+                if op_type == OP.GET_CHILDREN:
+                    out.append((OP.GET_CHILDREN, GetChildrenResponse(self._get_children(rec.path, False, conn)[0])))
                 else:
-                    out.append((OpCode.GET_DATA, self._get_data(rec.path, False, conn)))
+                    out.append((OP.GET_DATA, self._get_data(rec.path, False, conn)))
             except KeeperError as e:
-                out.append((OpCode.ERROR, ErrorResponse(e.code)))
+                out.append((OP.ERROR, ErrorResponse(e.code)))
         return out
 
     # --- watch delivery ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ import struct
 import zlib
 from typing import Callable
 
-from protocol.codes import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
+from protocol.codes import CONTAINER_EPHEMERAL_OWNER, ERR, EVENT, OP
 from protocol.messages import MULTI_TXN_RECORDS
 from protocol.records import (
     ErrorTxn,
@@ -361,7 +361,7 @@ class DataTree:
         t = hdr.type
         rc = ApplyResult(t, hdr.zxid)
         try:
-            if t == OpCode.CREATE or t == OpCode.CREATE2:
+            if t == OP.CREATE or t == OP.CREATE2:
                 rc.path = txn.path
                 rc.stat = self.create_node(
                     txn.path,
@@ -371,14 +371,14 @@ class DataTree:
                     txn.parent_c_version,
                     hdr.zxid,
                     hdr.time,
-                    t == OpCode.CREATE2,
+                    t == OP.CREATE2,
                 )
-            elif t == OpCode.CREATE_TTL:
+            elif t == OP.CREATE_TTL:
                 rc.path = txn.path
                 rc.stat = self.create_node(
                     txn.path, txn.data, txn.acl, ttl_owner(txn.ttl), txn.parent_c_version, hdr.zxid, hdr.time, True
                 )
-            elif t == OpCode.CREATE_CONTAINER:
+            elif t == OP.CREATE_CONTAINER:
                 rc.path = txn.path
                 rc.stat = self.create_node(
                     txn.path,
@@ -390,28 +390,28 @@ class DataTree:
                     hdr.time,
                     True,
                 )
-            elif t == OpCode.DELETE or t == OpCode.DELETE_CONTAINER:
+            elif t == OP.DELETE or t == OP.DELETE_CONTAINER:
                 rc.path = txn.path
                 self.delete_node(txn.path, hdr.zxid)
-            elif t == OpCode.SET_DATA or t == OpCode.RECONFIG:
+            elif t == OP.SET_DATA or t == OP.RECONFIG:
                 rc.path = txn.path
                 rc.stat = self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time)
-            elif t == OpCode.SET_ACL:
+            elif t == OP.SET_ACL:
                 rc.path = txn.path
                 rc.stat = self.set_acl(txn.path, txn.acl, txn.version)
-            elif t == OpCode.CLOSE_SESSION:
+            elif t == OP.CLOSE_SESSION:
                 self.kill_session(hdr.client_id, hdr.zxid, txn.paths2_delete if txn is not None else None)
-            elif t == OpCode.ERROR:
+            elif t == OP.ERROR:
                 rc.err = txn.err
-            elif t == OpCode.CHECK:
+            elif t == OP.CHECK:
                 rc.path = txn.path
-            elif t == OpCode.MULTI:
+            elif t == OP.MULTI:
                 self._apply_multi(hdr, txn, rc)
         except NoNode:
-            rc.err = Err.NONODE
+            rc.err = ERR.NONODE
         except NodeExists:
-            rc.err = Err.NODEEXISTS
-        if t == OpCode.CREATE and rc.err == Err.NODEEXISTS:
+            rc.err = ERR.NODEEXISTS
+        if t == OP.CREATE and rc.err == ERR.NODEEXISTS:
             # DataTree.processTxn: on replay over a fuzzy snapshot, a create that finds
             # its node already there still moves the parent's cversion and pzxid.
             parent_path = rc.path[: rc.path.rfind("/")]
@@ -431,7 +431,7 @@ class DataTree:
 
     def _apply_multi(self, hdr: TxnHeader, txn: MultiTxn, rc: ApplyResult) -> None:
         rc.multi = []
-        failed = any(sub.type == OpCode.ERROR for sub in txn.txns)
+        failed = any(sub.type == OP.ERROR for sub in txn.txns)
         post_failed = False
         for sub in txn.txns:
             sub_type = sub.type
@@ -439,11 +439,11 @@ class DataTree:
             if rec_cls is None:
                 raise ValueError("invalid type of op %d in multi txn" % sub_type)
             record = rec_cls.from_bytes(sub.data, exact=False)
-            if sub_type == OpCode.ERROR:
+            if sub_type == OP.ERROR:
                 post_failed = True
-            if failed and sub_type != OpCode.ERROR:
-                record = ErrorTxn(Err.RUNTIMEINCONSISTENCY if post_failed else Err.OK)
-                sub_type = OpCode.ERROR
+            if failed and sub_type != OP.ERROR:
+                record = ErrorTxn(ERR.RUNTIMEINCONSISTENCY if post_failed else ERR.OK)
+                sub_type = OP.ERROR
             sub_hdr = TxnHeader(hdr.client_id, hdr.cxid, hdr.zxid, hdr.time, sub_type)
             sub_rc = self.apply(sub_hdr, record, sub=True)
             rc.multi.append(sub_rc)
@@ -496,9 +496,9 @@ class DataTree:
                 self._update_quota_stat(prefix, len(data) if data is not None else 0, 1)
         stat = self.stat_of(child) if want_stat else None
         if self.data_watches.table:  # (an empty table: nobody to tell, recursive watches included)
-            self.data_watches.trigger(path, EventType.NODE_CREATED, acl)
+            self.data_watches.trigger(path, EVENT.NODE_CREATED, acl)
         if self.child_watches.table:
-            self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
+            self.child_watches.trigger(parent_name or "/", EVENT.NODE_CHILDREN_CHANGED, parent.acl)
         return stat
 
     def delete_node(self, path: str, zxid: int) -> None:
@@ -534,9 +534,9 @@ class DataTree:
         prefix = self._max_quota_prefix(path)
         if prefix is not None:
             self._update_quota_stat(prefix, -(len(node.data) if node.data is not None else 0), -1)
-        fired = self.data_watches.trigger(path, EventType.NODE_DELETED, node.acl)
-        self.child_watches.trigger(path, EventType.NODE_DELETED, node.acl, fired)
-        self.child_watches.trigger(parent_name or "/", EventType.NODE_CHILDREN_CHANGED, parent.acl)
+        fired = self.data_watches.trigger(path, EVENT.NODE_DELETED, node.acl)
+        self.child_watches.trigger(path, EVENT.NODE_DELETED, node.acl, fired)
+        self.child_watches.trigger(parent_name or "/", EVENT.NODE_CHILDREN_CHANGED, parent.acl)
 
     def set_data(self, path: str, data, version: int, zxid: int, time: int) -> Stat:
         node = self.nodes.get(path)
@@ -555,7 +555,7 @@ class DataTree:
         node.version = version
         stat = self.stat_of(node)
         if self.data_watches.table:
-            self.data_watches.trigger(path, EventType.NODE_DATA_CHANGED, node.acl)
+            self.data_watches.trigger(path, EVENT.NODE_DATA_CHANGED, node.acl)
         return stat
 
     # --- quotas (DataTree.updateQuotaStat / updateQuotaForPath, PathTrie) -----------------
@@ -640,22 +640,22 @@ class DataTree:
         for path in data or ():
             node = self.nodes.get(path)
             if node is None:
-                deliver(watcher, EventType.NODE_DELETED, path, None)
+                deliver(watcher, EVENT.NODE_DELETED, path, None)
             elif node.mzxid > relative_zxid:
-                deliver(watcher, EventType.NODE_DATA_CHANGED, path, None)
+                deliver(watcher, EVENT.NODE_DATA_CHANGED, path, None)
             else:
                 self.data_watches.add(path, watcher)
         for path in exist or ():
             if self.nodes.get(path) is not None:
-                deliver(watcher, EventType.NODE_CREATED, path, None)
+                deliver(watcher, EVENT.NODE_CREATED, path, None)
             else:
                 self.data_watches.add(path, watcher)
         for path in child or ():
             node = self.nodes.get(path)
             if node is None:
-                deliver(watcher, EventType.NODE_DELETED, path, None)
+                deliver(watcher, EVENT.NODE_DELETED, path, None)
             elif node.pzxid > relative_zxid:
-                deliver(watcher, EventType.NODE_CHILDREN_CHANGED, path, None)
+                deliver(watcher, EVENT.NODE_CHILDREN_CHANGED, path, None)
             else:
                 self.child_watches.add(path, watcher)
         for path in persistent or ():

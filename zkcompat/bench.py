@@ -33,6 +33,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import signal
 import socket
 import struct
 import sys
@@ -608,6 +609,17 @@ def _parse_hosts(hosts: str) -> list[tuple[str, int]]:
     return addrs
 
 
+def _worker_signals() -> None:
+    """A forked generator process dies of SIGTERM and SIGINT again.
+
+    The parent may have Python handlers for them (a Twisted reactor's, in a test process) that only
+    ask its reactor to stop.  Pool.terminate() drains the task queue under its read lock, racing the
+    workers for their end-of-work sentinels, and then counts on SIGTERM: a worker that lost the race
+    lived on, and terminate() waited for it forever (seen twice under load in the test suite)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_jobs(addrs, workload, prefix, clients, depth, duration, ops, value_size, read_pct, procs, rate,
               progress_label):
     """Spread ``clients`` over ``procs`` generator processes; returns the merged raw outcome."""
@@ -639,10 +651,12 @@ def _run_jobs(addrs, workload, prefix, clients, depth, duration, ops, value_size
     else:
         _SHARED_COUNTS = counts
         try:
-            with mp.get_context("fork").Pool(procs) as pool:
+            with mp.get_context("fork").Pool(procs, initializer=_worker_signals) as pool:
                 if printer:
                     printer.start()
                 outs = pool.map(_worker, jobs)
+                pool.close()  # the workers leave when the queue says so; terminate() is for errors
+                pool.join()
         finally:
             _SHARED_COUNTS = None
             if printer:

@@ -423,7 +423,8 @@ class Prep:
         if op == OP.SET_DATA:
             self.sessions.check(session_id)
             path = rec.path
-            validate_path(path)
+            if not path or path not in self.tree.nodes:  # a znode's path was valid when it was created
+                validate_path(path)
             node = self.record_for(path)
             self.auth.check_or_raise(node.acl, 2, auth_ids, path)
             if self.quota is not None:

@@ -230,16 +230,6 @@ _FIXED = {id(Int): ("i", 4), id(Long): ("q", 8), id(Bool): ("?", 1)}
 _I32 = struct.Struct(">i")
 
 
-def _rd_buffer(buf, pos):
-    (n,) = _I32.unpack_from(buf, pos)
-    pos += 4
-    if n == -1:
-        return None, pos
-    end = pos + n
-    if n < 0 or end > len(buf):
-        raise JuteError("buffer length %d out of range" % n)
-    return bytes(buf[pos:end]), end
-
 
 _REPL = "\ufffd"
 
@@ -342,15 +332,6 @@ def _rd_ustring(buf, pos):
         return java_utf8_decode(bytes(raw)), end
 
 
-def _rd_vector_count(buf, pos):
-    (n,) = _I32.unpack_from(buf, pos)
-    return n, pos + 4
-
-
-def _wr_buffer(b):
-    if b is None:
-        return b"\xff\xff\xff\xff"
-    return _I32.pack(len(b)) + b
 
 
 def java_utf8(s: str) -> bytes:
@@ -382,108 +363,180 @@ def _wr_ustring(s):
     return _I32.pack(len(b)) + b
 
 
-def _wr_bool(v):
-    return b"\x01" if v else b"\x00"
 
+class _Gen:
+    """Emits the straight-line source of one record's decode and encode.
 
-def _element_codec(t, ns: dict, counter: list) -> tuple[str, str]:
-    """Return (decode expression producing "(value, pos)", encode function name) for one vector element type."""
-    if t is UString:
-        return "_rd_ustring(buf, pos)", "_wr_ustring"
-    if t is Buffer:
-        return "_rd_buffer(buf, pos)", "_wr_buffer"
-    if isinstance(t, Nested):
-        key = "_R%d" % counter[0]
-        counter[0] += 1
-        ns[key] = t.record_cls
-        return "%s.decode(buf, pos)" % key, "%s.encode" % key
-    if id(t) in _FIXED:
-        fmt, size = _FIXED[id(t)]
-        key = "_E%d" % counter[0]
-        counter[0] += 1
-        ns[key] = struct.Struct(">" + fmt)
-        ns[key + "_rd"] = lambda buf, pos, _s=ns[key], _n=size: (_s.unpack_from(buf, pos)[0], pos + _n)
-        ns[key + "_wr"] = lambda v, _s=ns[key]: _s.pack(v)
-        return "%s_rd(buf, pos)" % key, "%s_wr" % key
-    raise TypeError("unsupported vector element %r" % (t,))
+    Nested records and vector elements are written inline, down to their primitive fields, and
+    strings and buffers are read and written in place (an ASCII string is written without the
+    per-character Java encoding), so a record costs one Python call each way.
+    """
+
+    def __init__(self, ns: dict):
+        self.ns = ns
+        self.n = 0
+
+    def name(self, prefix: str) -> str:
+        self.n += 1
+        return "%s%d" % (prefix, self.n)
+
+    def struct(self, fmt: str) -> str:
+        key = self.name("_S")
+        self.ns[key] = struct.Struct(">" + fmt)
+        return key
+
+    def record_cls(self, cls) -> str:
+        key = self.name("_R")
+        self.ns[key] = cls
+        return key
+
+    # --- decode: lines that set ``target`` and advance ``pos`` -----------------------------
+
+    def dec_fields(self, fields, types, targets, ind):
+        lines = []
+        i = 0
+        while i < len(fields):
+            if id(types[i]) in _FIXED:
+                j = i
+                while j < len(fields) and id(types[j]) in _FIXED:
+                    j += 1
+                key = self.struct("".join(_FIXED[id(t)][0] for t in types[i:j]))
+                names = targets[i:j]
+                lines.append(ind + "%s%s = %s.unpack_from(buf, pos)" % (", ".join(names), "," if len(names) == 1 else "",
+                                                                    key))
+                lines.append(ind + "pos += %d" % self.ns[key].size)
+                i = j
+                continue
+            lines += self.dec_value(types[i], targets[i], ind)
+            i += 1
+        return lines
+
+    def dec_value(self, t, target, ind):
+        if id(t) in _FIXED:
+            return self.dec_fields(["v"], [t], [target], ind)
+        if t is Buffer or t is UString:
+            n, end = self.name("_n"), self.name("_end")
+            what = "buffer" if t is Buffer else "string"
+            lines = [
+                ind + "%s, = _I32.unpack_from(buf, pos)" % n,
+                ind + "pos += 4",
+                ind + "if %s == -1:" % n,
+                ind + "    %s = None" % target,
+                ind + "else:",
+                ind + "    %s = pos + %s" % (end, n),
+                ind + "    if %s < 0 or %s > len(buf):" % (n, end),
+                ind + "        raise JuteError('%s length %%d out of range' %% %s)" % (what, n),
+            ]
+            if t is Buffer:
+                lines.append(ind + "    %s = bytes(buf[pos:%s])" % (target, end))
+            else:
+                lines += [
+                    ind + "    try:",
+                    ind + "        %s = str(buf[pos:%s], 'utf-8')" % (target, end),
+                    ind + "    except UnicodeDecodeError:",
+                    ind + "        %s = java_utf8_decode(bytes(buf[pos:%s]))" % (target, end),
+                ]
+            lines.append(ind + "    pos = %s" % end)
+            return lines
+        if isinstance(t, Nested):
+            cls = t.record_cls
+            locs = [self.name("_f") for _ in cls.fields]
+            lines = self.dec_fields(list(cls.fields), list(cls.types), locs, ind)
+            lines.append(ind + "%s = _new(%s)" % (target, self.record_cls(cls)))
+            lines += [ind + "%s.%s = %s" % (target, f, loc) for f, loc in zip(cls.fields, locs)]
+            return lines
+        if isinstance(t, Vector):
+            n, elem = self.name("_n"), self.name("_e")
+            return [
+                ind + "%s, = _I32.unpack_from(buf, pos)" % n,
+                ind + "pos += 4",
+                ind + "if %s == -1:" % n,
+                ind + "    %s = None" % target,
+                ind + "else:",
+                ind + "    %s = []" % target,
+                ind + "    for _ in range(%s):" % n,
+                *self.dec_value(t.elem, elem, ind + "        "),
+                ind + "        %s.append(%s)" % (target, elem),
+            ]
+        raise TypeError("unsupported jute type %r" % (t,))
+
+    # --- encode: lines that append the bytes of ``source`` to ``parts`` ----------------------
+
+    def enc_fields(self, fields, types, source, ind):
+        lines = []
+        i = 0
+        while i < len(fields):
+            if id(types[i]) in _FIXED:
+                j = i
+                while j < len(fields) and id(types[j]) in _FIXED:
+                    j += 1
+                key = self.struct("".join(_FIXED[id(t)][0] for t in types[i:j]))
+                lines.append(ind + "parts.append(%s.pack(%s))" % (key, ", ".join("%s.%s" % (source, f)
+                                                                                 for f in fields[i:j])))
+                i = j
+                continue
+            v = self.name("_v")
+            lines.append(ind + "%s = %s.%s" % (v, source, fields[i]))
+            lines += self.enc_value(types[i], v, ind)
+            i += 1
+        return lines
+
+    def enc_value(self, t, v, ind):
+        if id(t) in _FIXED:
+            return [ind + "parts.append(%s.pack(%s))" % (self.struct(_FIXED[id(t)][0]), v)]
+        if t is Buffer:
+            return [
+                ind + "if %s is None:" % v,
+                ind + "    parts.append(b'\\xff\\xff\\xff\\xff')",
+                ind + "else:",
+                ind + "    parts.append(_I32.pack(len(%s)))" % v,
+                ind + "    parts.append(%s)" % v,
+            ]
+        if t is UString:
+            return [
+                ind + "if %s is None:" % v,
+                ind + "    parts.append(b'\\xff\\xff\\xff\\xff')",
+                ind + "elif %s.isascii():" % v,
+                ind + "    parts.append(_I32.pack(len(%s)) + %s.encode('ascii'))" % (v, v),
+                ind + "else:",
+                ind + "    parts.append(_wr_ustring(%s))" % v,
+            ]
+        if isinstance(t, Nested):
+            return self.enc_fields(list(t.record_cls.fields), list(t.record_cls.types), v, ind)
+        if isinstance(t, Vector):
+            e = self.name("_e")
+            return [
+                ind + "if %s is None:" % v,
+                ind + "    parts.append(b'\\xff\\xff\\xff\\xff')",
+                ind + "else:",
+                ind + "    parts.append(_I32.pack(len(%s)))" % v,
+                ind + "    for %s in %s:" % (e, v),
+                *self.enc_value(t.elem, e, ind + "        "),
+            ]
+        raise TypeError("unsupported jute type %r" % (t,))
 
 
 def _generate(cls_name: str, fields: list[str], types: list) -> tuple[Callable, Callable, Callable, dict]:
     """Generate __init__, decode and encode for one record from its declaration."""
     ns: dict[str, Any] = {
-        "_rd_buffer": _rd_buffer,
-        "_rd_ustring": _rd_ustring,
-        "_rd_vector_count": _rd_vector_count,
-        "_wr_buffer": _wr_buffer,
         "_wr_ustring": _wr_ustring,
-        "_wr_bool": _wr_bool,
+        "java_utf8_decode": java_utf8_decode,
         "_I32": _I32,
         "JuteError": JuteError,
         "struct_error": struct.error,
     }
-    counter = [0]
-    dec: list[str] = []
-    enc: list[str] = []
-    # group consecutive fixed-width fields into one struct.Struct
-    i = 0
-    while i < len(fields):
-        if id(types[i]) in _FIXED:
-            j = i
-            fmt = ">"
-            while j < len(fields) and id(types[j]) in _FIXED:
-                fmt += _FIXED[id(types[j])][0]
-                j += 1
-            key = "_S%d" % counter[0]
-            counter[0] += 1
-            st = struct.Struct(fmt)
-            ns[key] = st
-            names = fields[i:j]
-            target = ", ".join(names) + ("," if len(names) == 1 else "")
-            dec.append("    %s = %s.unpack_from(buf, pos)" % (target, key))
-            dec.append("    pos += %d" % st.size)
-            enc.append("    parts.append(%s.pack(%s))" % (key, ", ".join("obj.%s" % n for n in names)))
-            i = j
-            continue
-        f, t = fields[i], types[i]
-        if t is Buffer:
-            dec.append("    %s, pos = _rd_buffer(buf, pos)" % f)
-            enc.append("    parts.append(_wr_buffer(obj.%s))" % f)
-        elif t is UString:
-            dec.append("    %s, pos = _rd_ustring(buf, pos)" % f)
-            enc.append("    parts.append(_wr_ustring(obj.%s))" % f)
-        elif isinstance(t, Nested):
-            key = "_R%d" % counter[0]
-            counter[0] += 1
-            ns[key] = t.record_cls
-            dec.append("    %s, pos = %s.decode(buf, pos)" % (f, key))
-            enc.append("    parts.append(%s.encode(obj.%s))" % (key, f))
-        elif isinstance(t, Vector):
-            rd, wr = _element_codec(t.elem, ns, counter)
-            dec.append("    n, pos = _rd_vector_count(buf, pos)")
-            dec.append("    if n == -1:")
-            dec.append("        %s = None" % f)
-            dec.append("    else:")
-            dec.append("        %s = []" % f)
-            dec.append("        for _ in range(n):")
-            dec.append("            v, pos = %s" % rd)
-            dec.append("            %s.append(v)" % f)
-            enc.append("    v = obj.%s" % f)
-            enc.append("    if v is None:")
-            enc.append("        parts.append(b'\\xff\\xff\\xff\\xff')")
-            enc.append("    else:")
-            enc.append("        parts.append(_I32.pack(len(v)))")
-            enc.append("        for e in v:")
-            enc.append("            parts.append(%s(e))" % wr)
-        else:
-            raise TypeError("%s.%s: unsupported jute type %r" % (cls_name, f, t))
-        i += 1
+    gen = _Gen(ns)
+    for t in types:
+        if not (id(t) in _FIXED or t is Buffer or t is UString or isinstance(t, (Nested, Vector))):
+            raise TypeError("%s: unsupported jute type %r" % (cls_name, t))
+    dec = gen.dec_fields(list(fields), list(types), list(fields), "        ")
 
     args = ", ".join("%s=None" % f for f in fields)
     init_src = "def __init__(self%s):\n" % ((", " + args) if fields else "")
     init_src += "".join("    self.%s = %s\n" % (f, f) for f in fields) or "    pass\n"
 
     dec_src = "def decode(buf, pos=0):\n    try:\n"
-    dec_src += "".join("    " + line + "\n" for line in dec)
+    dec_src += "".join(line + "\n" for line in dec) or "        pass\n"
     dec_src += "    except struct_error as e:\n        raise JuteError('%s: truncated record') from e\n" % cls_name
     dec_src += "    obj = _new(_cls)\n"
     dec_src += "".join("    obj.%s = %s\n" % (f, f) for f in fields)
@@ -491,11 +544,14 @@ def _generate(cls_name: str, fields: list[str], types: list) -> tuple[Callable, 
 
     if all(id(t) in _FIXED for t in types) and fields:
         # single pack call for all-fixed records (Stat, ReplyHeader, ...)
-        enc_src = "def encode(obj):\n    return _S0.pack(%s)\n" % ", ".join("obj.%s" % f for f in fields)
+        key = gen.struct("".join(_FIXED[id(t)][0] for t in types))
+        enc_src = "def encode(obj):\n    return %s.pack(%s)\n" % (key, ", ".join("obj.%s" % f for f in fields))
     else:
+        enc = gen.enc_fields(list(fields), list(types), "obj", "    ")
         enc_src = "def encode(obj):\n    parts = []\n" + "".join(line + "\n" for line in enc)
         enc_src += "    return b''.join(parts)\n"
 
+    ns["_new"] = object.__new__
     exec(init_src, ns)  # noqa: S102 - generated from our own declarations only
     exec(dec_src, ns)  # noqa: S102
     exec(enc_src, ns)  # noqa: S102

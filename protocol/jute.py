@@ -6,8 +6,9 @@ Every jute class is declared exactly once, with ``record(name, field / type, ...
 The declaration is a real ``construct.Struct`` (``Cls.construct``), the reference
 implementation of the format.  From the same declaration this module generates,
 at import time, plain Python functions built on precompiled ``struct.Struct``
-objects: ``Cls.decode(buf, pos) -> (obj, pos)`` and ``Cls.encode(obj) -> bytes``.
-Those are what the server runs; construct is about 50x slower.  A property test
+objects: ``Cls.decode(buf, pos) -> (obj, pos)`` and ``Cls.encode(obj) -> bytes``,
+each one straight-line function with nested records and vector elements written
+inline (``_Gen``).  Those are what the server runs; construct is about 50x slower.  A property test
 (tests/unit/test_jute_equivalence.py) proves both paths agree on random records,
 so there is no second hand-maintained definition anywhere.
 

@@ -8,7 +8,8 @@ implementation of the format.  From the same declaration this module generates,
 at import time, plain Python functions built on precompiled ``struct.Struct``
 objects: ``Cls.decode(buf, pos) -> (obj, pos)`` and ``Cls.encode(obj) -> bytes``,
 each one straight-line function with nested records and vector elements written
-inline (``_Gen``).  Those are what the server runs; construct is about 50x slower.  A property test
+inline (``_Gen``), compiled when the class is first used.  Those are what the
+server runs; construct is about 50x slower.  A property test
 (tests/unit/test_jute_equivalence.py) proves both paths agree on random records,
 so there is no second hand-maintained definition anywhere.
 
@@ -517,25 +518,29 @@ class _Gen:
         raise TypeError("unsupported jute type %r" % (t,))
 
 
-def _generate(cls_name: str, fields: list[str], types: list) -> tuple[Callable, Callable, Callable, dict]:
-    """Generate __init__, decode and encode for one record from its declaration."""
+def _generate_init(fields: list[str]) -> Callable:
+    args = ", ".join("%s=None" % f for f in fields)
+    src = "def __init__(self%s):\n" % ((", " + args) if fields else "")
+    src += "".join("    self.%s = %s\n" % (f, f) for f in fields) or "    pass\n"
+    ns: dict[str, Any] = {}
+    exec(src, ns)  # noqa: S102 - generated from our own declarations only
+    return ns["__init__"]
+
+
+def _generate_codec(cls) -> tuple[Callable, Callable]:
+    """Generate decode and encode for one record class from its declaration."""
+    cls_name, fields, types = cls.name, list(cls.fields), list(cls.types)
     ns: dict[str, Any] = {
         "_wr_ustring": _wr_ustring,
         "java_utf8_decode": java_utf8_decode,
         "_I32": _I32,
         "JuteError": JuteError,
         "struct_error": struct.error,
+        "_new": object.__new__,
+        "_cls": cls,
     }
     gen = _Gen(ns)
-    for t in types:
-        if not (id(t) in _FIXED or t is Buffer or t is UString or isinstance(t, (Nested, Vector))):
-            raise TypeError("%s: unsupported jute type %r" % (cls_name, t))
-    dec = gen.dec_fields(list(fields), list(types), list(fields), "        ")
-
-    args = ", ".join("%s=None" % f for f in fields)
-    init_src = "def __init__(self%s):\n" % ((", " + args) if fields else "")
-    init_src += "".join("    self.%s = %s\n" % (f, f) for f in fields) or "    pass\n"
-
+    dec = gen.dec_fields(fields, types, list(fields), "        ")
     dec_src = "def decode(buf, pos=0):\n    try:\n"
     dec_src += "".join(line + "\n" for line in dec) or "        pass\n"
     dec_src += "    except struct_error as e:\n        raise JuteError('%s: truncated record') from e\n" % cls_name
@@ -548,15 +553,24 @@ def _generate(cls_name: str, fields: list[str], types: list) -> tuple[Callable, 
         key = gen.struct("".join(_FIXED[id(t)][0] for t in types))
         enc_src = "def encode(obj):\n    return %s.pack(%s)\n" % (key, ", ".join("obj.%s" % f for f in fields))
     else:
-        enc = gen.enc_fields(list(fields), list(types), "obj", "    ")
+        enc = gen.enc_fields(fields, types, "obj", "    ")
         enc_src = "def encode(obj):\n    parts = []\n" + "".join(line + "\n" for line in enc)
         enc_src += "    return b''.join(parts)\n"
 
-    ns["_new"] = object.__new__
-    exec(init_src, ns)  # noqa: S102 - generated from our own declarations only
-    exec(dec_src, ns)  # noqa: S102
+    exec(dec_src, ns)  # noqa: S102 - generated from our own declarations only
     exec(enc_src, ns)  # noqa: S102
-    return ns["__init__"], ns["decode"], ns["encode"], ns
+    return ns["decode"], ns["encode"]
+
+
+def _compile_on_first_use(cls) -> None:
+    """Give ``cls`` its generated decode and encode in place of the stubs that called this.
+
+    A class's codec is compiled when it is first used, so a process pays only for the records it
+    speaks (starting a server compiles about a third of them).
+    """
+    decode, encode = _generate_codec(cls)
+    cls.decode = staticmethod(decode)
+    cls.encode = staticmethod(encode)
 
 
 def record(cls_name: str, *subcons) -> type[JuteRecord]:
@@ -566,14 +580,25 @@ def record(cls_name: str, *subcons) -> type[JuteRecord]:
     """
     fields = [s.name for s in subcons]
     types = [s.subcon for s in subcons]
+    for t in types:
+        if not (id(t) in _FIXED or t is Buffer or t is UString or isinstance(t, (Nested, Vector))):
+            raise TypeError("%s: unsupported jute type %r" % (cls_name, t))
     st = c.Struct(*subcons)
-    init, decode, encode, ns = _generate(cls_name, fields, types)
+
+    def decode(buf, pos=0):
+        _compile_on_first_use(cls)
+        return cls.decode(buf, pos)
+
+    def encode(obj):
+        _compile_on_first_use(cls)
+        return cls.encode(obj)
+
     cls = type(
         cls_name,
         (JuteRecord,),
         {
             "__slots__": tuple(fields),
-            "__init__": init,
+            "__init__": _generate_init(fields),
             "__module__": sys._getframe(1).f_globals.get("__name__", __name__),
             "name": cls_name,
             "fields": tuple(fields),
@@ -583,6 +608,4 @@ def record(cls_name: str, *subcons) -> type[JuteRecord]:
             "encode": staticmethod(encode),
         },
     )
-    ns["_cls"] = cls
-    ns["_new"] = object.__new__
     return cls

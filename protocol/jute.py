@@ -366,6 +366,19 @@ def _wr_ustring(s):
 
 
 
+def _segments(types):
+    """(start, end) of each run of consecutive fixed-width fields (read or written with one struct)
+    and of each other field on its own."""
+    i = 0
+    while i < len(types):
+        j = i + 1
+        if id(types[i]) in _FIXED:
+            while j < len(types) and id(types[j]) in _FIXED:
+                j += 1
+        yield i, j
+        i = j
+
+
 class _Gen:
     """Emits the straight-line source of one record's decode and encode.
 
@@ -396,21 +409,15 @@ class _Gen:
 
     def dec_fields(self, fields, types, targets, ind):
         lines = []
-        i = 0
-        while i < len(fields):
+        for i, j in _segments(types):
             if id(types[i]) in _FIXED:
-                j = i
-                while j < len(fields) and id(types[j]) in _FIXED:
-                    j += 1
                 key = self.struct("".join(_FIXED[id(t)][0] for t in types[i:j]))
                 names = targets[i:j]
                 lines.append(ind + "%s%s = %s.unpack_from(buf, pos)" % (", ".join(names), "," if len(names) == 1 else "",
                                                                     key))
                 lines.append(ind + "pos += %d" % self.ns[key].size)
-                i = j
-                continue
-            lines += self.dec_value(types[i], targets[i], ind)
-            i += 1
+            else:
+                lines += self.dec_value(types[i], targets[i], ind)
         return lines
 
     def dec_value(self, t, target, ind):
@@ -466,21 +473,15 @@ class _Gen:
 
     def enc_fields(self, fields, types, source, ind):
         lines = []
-        i = 0
-        while i < len(fields):
+        for i, j in _segments(types):
             if id(types[i]) in _FIXED:
-                j = i
-                while j < len(fields) and id(types[j]) in _FIXED:
-                    j += 1
                 key = self.struct("".join(_FIXED[id(t)][0] for t in types[i:j]))
                 lines.append(ind + "parts.append(%s.pack(%s))" % (key, ", ".join("%s.%s" % (source, f)
                                                                                  for f in fields[i:j])))
-                i = j
-                continue
-            v = self.name("_v")
-            lines.append(ind + "%s = %s.%s" % (v, source, fields[i]))
-            lines += self.enc_value(types[i], v, ind)
-            i += 1
+            else:
+                v = self.name("_v")
+                lines.append(ind + "%s = %s.%s" % (v, source, fields[i]))
+                lines += self.enc_value(types[i], v, ind)
         return lines
 
     def enc_value(self, t, v, ind):

@@ -108,8 +108,10 @@ only this:
 - session ids (``session_id``, ``ephemeral_owner``) and passwords by identity: a session paired
   by the proxy is ``session#k`` on both sides (so an ephemeralOwner must be the *corresponding*
   session, not just any), anything else ``unpaired-session#n``;
-- the zxid of a closeSession answer is not compared either: a session's end races with other
-  sessions' starts, whose createSession zxids no answer carries (the pair is still an anchor);
+- the zxid of a closeSession answer is not compared either, and the pair is no anchor: a
+  session's end races with other sessions' starts, whose createSession zxids no answer carries
+  (an anchor at a closeSession that one server ordered before such a start and the other after
+  it made the next write differ by one);
 - ping replies are compared loosely: xid and error only (their zxid is the server's latest, which
   depends on timing).
 
@@ -1582,8 +1584,11 @@ class XCheckProxy:
             # carries: its distance from the last common write may differ by those (still an anchor)
             real, cand = dict(real, zxid="(session end)"), dict(cand, zxid="(session end)")
         self._compare(link, kind, ex.op_label, ex.xid, ex.summary, real, cand)
-        if kind == "reply" and ex.op in _WRITE_OPS and ex.real_hdr is not None and ex.cand_hdr is not None:
-            self.anchors.add(ex.real_hdr.zxid, ex.cand_hdr.zxid)  # (after the comparison: it is checked too)
+        if kind == "reply" and ex.op in _WRITE_OPS and ex.op != OpCode.CLOSE_SESSION \
+                and ex.real_hdr is not None and ex.cand_hdr is not None:
+            # (after the comparison: it is checked too).  A closeSession is no anchor: its zxid may sit
+            # on different sides of another session's createSession on the two servers
+            self.anchors.add(ex.real_hdr.zxid, ex.cand_hdr.zxid)
         if ex.op == OpCode.CLOSE_SESSION and link.pair is not None and ex.real_hdr is not None \
                 and ex.real_hdr.err == 0 and ex.cand_hdr is not None and ex.cand_hdr.err == 0:
             self._forget_session(link.pair)

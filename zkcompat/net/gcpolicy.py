@@ -5,7 +5,7 @@ collector revisits every one of them in each full collection.  A full
 collection runs whenever the objects that survived younger collections reach a
 quarter of those already old, so while a tree grows (a create load) the
 collector keeps rescanning it: with 32 clients creating znodes that cost a fifth
-of the server's time and 100 ms pauses (p99 115 ms instead of 40 ms).
+of the server's time and 100 ms pauses (p99 115 ms instead of 50 ms).
 
 The policy, for a process that does nothing but serve (``zkcompat serve``;
 never installed in someone else's process, such as the embedded test server's):

@@ -46,10 +46,12 @@ class RecordingLog:
     def __init__(self):
         self.txns: list[tuple] = []
 
-    def append(self, hdr, txn, done) -> None:
+    def append(self, hdr, txn, done, entry=None) -> None:
         from zkcompat.storage.txnlog import marshal_entry, unmarshal_entry
 
-        h, t, _ = unmarshal_entry(marshal_entry(hdr, txn))
+        data = marshal_entry(hdr, txn)
+        assert entry is None or entry == data, "a spliced entry differs from the txn it stands for"
+        h, t, _ = unmarshal_entry(data)
         self.txns.append((h, t))
         done()
 

@@ -268,6 +268,11 @@ class AuthRegistry:
         """ZooKeeperServer.checkACL, as a boolean."""
         if self.skip_acl or not acl:
             return True
+        for entry in acl:  # world:anyone first: it needs no look at the ids (the answer is the same)
+            if entry.perms & perm:
+                ident = entry.id
+                if ident.scheme == "world" and ident.id == "anyone":
+                    return True
         ordered = ids._set.ordered()
         for scheme, _ in ordered:
             if scheme == "super":
@@ -276,8 +281,6 @@ class AuthRegistry:
             if entry.perms & perm:
                 scheme = entry.id.scheme
                 ident = entry.id.id
-                if scheme == "world" and ident == "anyone":
-                    return True
                 provider = self.providers.get(scheme)
                 if provider is not None:
                     for a_scheme, a_id in ordered:

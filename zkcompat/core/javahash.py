@@ -86,13 +86,17 @@ class JavaHashSet:
 
     ``initial_capacity`` is the constructor argument Java code passes (16 by
     default); the table is allocated on first insertion, as HashMap does.
+    A key's hash is computed when the order is first needed, not when it is
+    added: a znode that gains children faster than anyone lists them pays
+    for the hashing once per child at the next listing (or never).
     """
 
-    __slots__ = ("_seq", "_next_seq", "_capacity", "_order", "_hash")
+    __slots__ = ("_seq", "_hashes", "_next_seq", "_capacity", "_order", "_hash")
 
     def __init__(self, initial_capacity: int = 16, items=(), hash_fn=None):
         self._hash = hash_fn or java_string_hash
-        self._seq: dict = {}  # key -> (spread hash, insertion sequence)
+        self._seq: dict = {}  # key -> insertion sequence
+        self._hashes: dict = {}  # key -> spread hash, for the keys whose hash was needed so far
         self._next_seq = 0
         self._capacity = _table_size_for(max(initial_capacity, 1))
         self._order: list[str] | None = []
@@ -109,11 +113,12 @@ class JavaHashSet:
         return bool(self._seq)
 
     def add(self, key) -> bool:
-        if key in self._seq:
+        seq = self._seq
+        if key in seq:
             return False
-        self._seq[key] = (_spread(self._hash(key)), self._next_seq)
+        seq[key] = self._next_seq
         self._next_seq += 1
-        if len(self._seq) > self._capacity * 3 // 4:
+        if len(seq) > self._capacity * 3 // 4:
             self._capacity *= 2
         self._order = None
         return True
@@ -121,6 +126,7 @@ class JavaHashSet:
     def discard(self, key) -> bool:
         if self._seq.pop(key, None) is None:
             return False
+        self._hashes.pop(key, None)
         order = self._order
         if order is not None:
             if len(order) <= 64:
@@ -129,13 +135,25 @@ class JavaHashSet:
                 self._order = None
         return True
 
+    def _spread_hashes(self) -> dict:
+        """Every key's spread hash (computing the ones not needed before)."""
+        hashes = self._hashes
+        seq = self._seq
+        if len(hashes) != len(seq):
+            h = self._hash
+            for k in seq:
+                if k not in hashes:
+                    hashes[k] = _spread(h(k))
+        return hashes
+
     def ordered(self) -> list:
         """The keys in Java iteration order (a cached list: do not modify it)."""
         order = self._order
         if order is None:
             mask = self._capacity - 1
             seq = self._seq
-            order = sorted(seq, key=lambda k: ((seq[k][0] & mask), seq[k][1]))
+            hashes = self._spread_hashes()
+            order = sorted(seq, key=lambda k: ((hashes[k] & mask), seq[k]))
             self._order = order
         return order
 
@@ -147,8 +165,10 @@ class JavaHashSet:
         size = len(self._seq)
         clone = JavaHashSet(0, hash_fn=self._hash)
         clone._capacity = _table_size_for(int(size / 0.75 + 1.0)) if size else 16
+        hashes = self._spread_hashes()
         for key in self.ordered():
-            clone._seq[key] = (self._seq[key][0], clone._next_seq)
+            clone._seq[key] = clone._next_seq
+            clone._hashes[key] = hashes[key]
             clone._next_seq += 1
         clone._order = None
         return clone

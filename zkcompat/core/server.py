@@ -75,6 +75,7 @@ from .sasl import DigestMD5Server, SaslCrash, SaslError
 from .clock import Clock
 from .config import ServerConfig
 from .errors import KeeperError
+from .fastwrite import FastWrites
 from .javahash import session_password
 from .prep import Prep, PreparedTxn
 from .sessions import SessionTracker
@@ -478,6 +479,9 @@ class Connection:
             self.out.append(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
             server._dirty[self] = None
             return
+        fast = server._fast_writes.get(t)
+        if fast is not None and fast(self, frame, xid, t, now):
+            return
         body = frame[8:]
         if t not in VALID_TYPES:
             log.warning("Received packet at server of unknown type %d", t)
@@ -622,6 +626,7 @@ class ZooKeeperServer:
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
         self._fast_reads = {OP.GET_DATA: self._read_get_data, OP.EXISTS: self._read_exists}
+        self._fast_writes = FastWrites(self, Request).handlers
         # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
         self.serving = True  # False while the peer has no leader: clients are refused
         self.mode = "standalone"  # srvr's Mode: leader / follower / observer in an ensemble

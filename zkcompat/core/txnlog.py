@@ -16,7 +16,8 @@ from protocol.records import TxnHeader
 
 
 class TxnLog(Protocol):
-    def append(self, hdr: TxnHeader, txn, done: Callable[[], None]) -> None: ...
+    def append(self, hdr: TxnHeader, txn, done: Callable[[], None], entry: bytes | None = None) -> None:
+        """``entry``, when given, is ``marshal_entry(hdr, txn)`` already made (zkcompat.core.fastwrite)."""
 
     def close(self) -> None: ...
 
@@ -27,7 +28,7 @@ class InMemoryTxnLog:
     def __init__(self) -> None:
         self.appended = 0
 
-    def append(self, hdr: TxnHeader, txn, done: Callable[[], None]) -> None:
+    def append(self, hdr: TxnHeader, txn, done: Callable[[], None], entry: bytes | None = None) -> None:
         self.appended += 1
         done()
 

@@ -111,10 +111,11 @@ class DurableTxnLog:
 
     # --- the TxnLog seam (reactor thread) ------------------------------------------------
 
-    def append(self, hdr, txn, done: Callable[[], None]) -> None:
+    def append(self, hdr, txn, done: Callable[[], None], entry: bytes | None = None) -> None:
         if self._failed or self._closed:
             return  # never acknowledged: the server is stopping
-        entry = marshal_entry(hdr, txn)
+        if entry is None:
+            entry = marshal_entry(hdr, txn)
         self._txns_since_snap += 1
         roll = self._txns_since_snap > self._snap_threshold and not self._snapshot_running
         if roll:

@@ -798,8 +798,8 @@ class _LeaderLog:
     def __init__(self, peer: QuorumPeer):
         self.peer = peer
 
-    def append(self, hdr, txn, done) -> None:
-        self.peer.propose(hdr, txn, done)
+    def append(self, hdr, txn, done, entry=None) -> None:
+        self.peer.propose(hdr, txn, done)  # a proposal is marshalled per packet (``entry`` is the same bytes)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,269 @@
+"""The hot path of the two commonest writes: create (and create2) and setData.
+
+Theory of operation
+-------------------
+``Prep`` turns any write into a txn in general terms: it decodes the request
+into a record, checks it against the tree and the changes in flight, builds a
+txn record, and the log encodes that record again.  For a create or a setData
+that will *succeed* almost all of that is fixed by the request's own bytes: a
+CreateTxn is the CreateRequest's path, data and ACL followed by two fields of
+prep's choosing, and a SetDataTxn is the SetDataRequest with the new version
+in place of the expected one.  So this path reads the request in place, runs
+the checks prep would run, and builds the log entry by splicing the request's
+bytes (no record decode, no ACL objects, no re-encoding).
+
+It answers only requests it can prove will succeed, and takes no step that
+changes state until every check has passed; anything else (a container or
+TTL create, an ACL other than one ``world:anyone``, a path that is not plain
+ASCII, a failing check, quotas on, a learner's server) returns False before
+touching anything, and the request goes the general way, which gives the
+error ZooKeeper gives.  What it produces (txn header and record, change
+records, the log entry) is what the general path produces for the same
+request: ``tests/unit/test_fastwrite.py`` feeds the same requests through
+both and compares logs, replies and trees byte for byte.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from protocol.codes import OP
+from protocol.records import ACL, CreateTxn, Id, SetDataTxn, TxnHeader
+
+from .prep import _PLAIN_PATH, Change, PreparedTxn
+from .tree import EPHEMERAL_NORMAL, ephemeral_type
+
+_I32 = struct.Struct(">i")
+_TXN_HEADER = struct.Struct(">qiqqi")  # TxnHeader: clientId, cxid, zxid, time, type
+_CREATE_TAIL = struct.Struct(">?i")  # CreateTxn after its ACL: ephemeral, parentCVersion
+# one ACL entry of world:anyone, after its perms: the vector count is 1 and the Id is fixed
+_WORLD_ANYONE = b"\x00\x00\x00\x05world\x00\x00\x00\x06anyone"
+_ONE = b"\x00\x00\x00\x01"
+_ACL_BYTES = 4 + 4 + len(_WORLD_ANYONE)
+_CREATE, _CREATE2, _SET_DATA = OP.CREATE, OP.CREATE2, OP.SET_DATA
+_CREATE_PERM, _WRITE_PERM = 4, 2
+
+
+def _change_from(node, zxid: int, path: str) -> Change:
+    """Prep's ``_change_from_node(path, node).copy(zxid)`` in one step."""
+    c = Change()
+    c.zxid = zxid
+    c.path = path
+    c.exists = True
+    c.czxid = node.czxid
+    c.mzxid = node.mzxid
+    c.mtime = node.mtime
+    c.version = node.version
+    c.cversion = node.cversion
+    c.aversion = node.aversion
+    c.ephemeral_owner = node.ephemeral_owner
+    c.pzxid = node.pzxid
+    ch = node.children
+    c.child_count = len(ch) if ch is not None else 0
+    c.acl = node.acl
+    c.data = node.data
+    return c
+
+
+class FastWrites:
+    """Bound to one server; ``handlers`` maps an opcode to its fast path."""
+
+    def __init__(self, server, request_class):
+        self.server = server
+        self.request_class = request_class
+        self._acls: dict[bytes, list] = {}  # the ACL vector's bytes -> the tree's interned ACL
+        self.handlers = {_CREATE: self.create, _CREATE2: self.create, _SET_DATA: self.set_data}
+
+    def _world_acl(self, raw: bytes) -> list | None:
+        """The interned ACL a single world:anyone entry with these bytes stands for, or None."""
+        if raw[:4] != _ONE or raw[8:] != _WORLD_ANYONE:
+            return None
+        acl = self.server.tree.intern_acl([ACL(_I32.unpack_from(raw, 4)[0], Id("world", "anyone"))])
+        if len(self._acls) < 64:  # perms are one int: a handful of distinct values in practice
+            self._acls[raw] = acl
+        return acl
+
+    def create(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
+        server = self.server
+        prep = server.prep
+        if server.forwarder is not None or prep.quota is not None:
+            return False
+        n = len(buf)
+        if n < 12:
+            return False
+        # CreateRequest: path, data, acl, flags
+        plen = _I32.unpack_from(buf, 8)[0]
+        dpos = 12 + plen
+        if plen <= 0 or dpos + 4 > n:
+            return False
+        dlen = _I32.unpack_from(buf, dpos)[0]
+        if dlen == -1:
+            data = None
+            apos = dpos + 4
+        else:
+            apos = dpos + 4 + dlen
+            if dlen < 0 or apos > n:
+                return False
+            data = buf[dpos + 4 : apos]
+        fpos = apos + _ACL_BYTES
+        if fpos + 4 > n:
+            return False
+        flags = _I32.unpack_from(buf, fpos)[0]
+        if flags & ~3:  # containers, TTLs, bad modes: the general path
+            return False
+        raw_acl = buf[apos:fpos]
+        acl = self._acls.get(raw_acl)
+        if acl is None:
+            acl = self._world_acl(raw_acl)
+            if acl is None:
+                return False
+        try:
+            path = buf[12:dpos].decode("ascii")
+        except UnicodeDecodeError:
+            return False
+        session_id = conn.session_id
+        session = server.sessions.sessions.get(session_id)
+        if session is None or session.closing:
+            return False
+        cut = path.rfind("/")
+        if cut == -1:
+            return False
+        parent_path = path[:cut]
+        parent = prep.outstanding_for_path.get(parent_path)
+        if parent is None:
+            parent = server.tree.nodes.get(parent_path)
+            if parent is None:
+                return False
+        elif not parent.exists:
+            return False
+        if not server.auth.check(parent.acl, _CREATE_PERM, conn.auth):
+            return False
+        cversion = parent.cversion
+        sequential = flags & 2
+        if sequential:
+            path = "%s%010d" % (path, cversion)
+        if _PLAIN_PATH.fullmatch(path) is None:
+            return False
+        existing = prep.outstanding_for_path.get(path)
+        if existing is not None:
+            if existing.exists:
+                return False
+        elif path in server.tree.nodes:
+            return False
+        owner = parent.ephemeral_owner
+        if owner and ephemeral_type(owner, server.config.extended_types) == EPHEMERAL_NORMAL:
+            return False
+        new_cversion = cversion + 1
+        if new_cversion > 0x7FFFFFFF:  # the general path's encoder refuses an int that overflows
+            return False
+        # every check passed: from here on this request is prepared, as prep would have
+        zxid = prep.last_zxid = prep.last_zxid + 1
+        wall = server.clock.wall_ms()
+        ephemeral = bool(flags & 1)
+        hdr = TxnHeader(session_id, xid, zxid, wall, t)
+        txn = CreateTxn(path, data, acl, ephemeral, new_cversion)
+        if sequential:
+            entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), _I32.pack(len(path)),
+                              path.encode("ascii"), buf[dpos:fpos], _CREATE_TAIL.pack(ephemeral, new_cversion)))
+        else:
+            entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), buf[8:fpos],
+                              _CREATE_TAIL.pack(ephemeral, new_cversion)))
+        if type(parent) is Change:
+            p = parent.copy(zxid)
+        else:
+            p = _change_from(parent, zxid, parent_path)
+        p.child_count += 1
+        p.cversion = new_cversion
+        p.pzxid = zxid
+        c = Change()
+        c.zxid = zxid
+        c.path = path
+        c.exists = True
+        c.czxid = c.mzxid = c.pzxid = zxid
+        c.mtime = wall
+        c.version = c.cversion = c.aversion = 0
+        c.ephemeral_owner = session_id if ephemeral else 0
+        c.child_count = 0
+        c.acl = acl
+        c.data = data
+        outstanding = prep.outstanding
+        by_path = prep.outstanding_for_path
+        outstanding.append(p)
+        by_path[parent_path] = p
+        outstanding.append(c)
+        by_path[path] = c
+        self._submit(conn, xid, t, now, hdr, txn, entry)
+        return True
+
+    def set_data(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
+        server = self.server
+        prep = server.prep
+        if server.forwarder is not None or prep.quota is not None:
+            return False
+        n = len(buf)
+        if n < 12:
+            return False
+        # SetDataRequest: path, data, version
+        plen = _I32.unpack_from(buf, 8)[0]
+        dpos = 12 + plen
+        if plen <= 0 or dpos + 4 > n:
+            return False
+        dlen = _I32.unpack_from(buf, dpos)[0]
+        if dlen == -1:
+            data = None
+            vpos = dpos + 4
+        else:
+            vpos = dpos + 4 + dlen
+            if dlen < 0 or vpos > n:
+                return False
+            data = buf[dpos + 4 : vpos]
+        if vpos + 4 > n:
+            return False
+        expected = _I32.unpack_from(buf, vpos)[0]
+        try:
+            path = buf[12:dpos].decode("ascii")
+        except UnicodeDecodeError:
+            return False
+        session_id = conn.session_id
+        session = server.sessions.sessions.get(session_id)
+        if session is None or session.closing:
+            return False
+        # a znode's path (in the tree or about to be) was valid when it was created
+        node = prep.outstanding_for_path.get(path)
+        if node is None:
+            node = server.tree.nodes.get(path)
+            if node is None:
+                return False
+        elif not node.exists:
+            return False
+        if not server.auth.check(node.acl, _WRITE_PERM, conn.auth):
+            return False
+        version = node.version
+        if expected != -1 and expected != version:
+            return False
+        version += 1
+        if version > 0x7FFFFFFF:  # the general path's encoder refuses an int that overflows
+            return False
+        zxid = prep.last_zxid = prep.last_zxid + 1
+        wall = server.clock.wall_ms()
+        hdr = TxnHeader(session_id, xid, zxid, wall, t)
+        txn = SetDataTxn(path, data, version)
+        entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), buf[8:vpos], _I32.pack(version)))
+        c = node.copy(zxid) if type(node) is Change else _change_from(node, zxid, path)
+        c.version = version
+        c.mtime = wall
+        c.mzxid = zxid
+        c.data = data
+        prep.outstanding.append(c)
+        prep.outstanding_for_path[path] = c
+        self._submit(conn, xid, t, now, hdr, txn, entry)
+        return True
+
+    def _submit(self, conn, xid, t, now, hdr, txn, entry) -> None:
+        """ZooKeeperServer.submit's write branch, with the entry already marshalled."""
+        server = self.server
+        req = self.request_class(conn, conn.session_id, xid, t, None, now)
+        req.prepared = PreparedTxn(hdr, txn)
+        conn.pending.append(req)
+        server.stats.outstanding += 1
+        server.log.append(hdr, txn, lambda: server._committed(req), entry)

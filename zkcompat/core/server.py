@@ -582,18 +582,6 @@ class Connection:
         self.auth.add("x509", client_id)
         log.info("Authenticated Id '%s' for Scheme 'x509'", client_id)
 
-    def record_latency(self, req: Request, now_ms: int, zxid: int) -> None:
-        latency = now_ms - req.start_ms
-        self.last_op = LAST_OP.get(req.type, "NA")
-        self.last_cxid = req.xid
-        self.last_zxid = zxid
-        self.last_response_ms = now_ms
-        self.last_latency = latency
-        self.total_latency += latency
-        self.latency_count += 1
-        self.max_latency = max(self.max_latency, latency)
-        self.min_latency = latency if self.min_latency is None else min(self.min_latency, latency)
-
 
 class ZooKeeperServer:
     """One standalone ZooKeeper server (an ensemble of one)."""
@@ -931,13 +919,44 @@ class ZooKeeperServer:
                 body = b""
         zxid = tree.last_processed_zxid
         now = self.clock.now_ms()
-        conn.record_latency(req, now, zxid)
-        self.stats.record_latency(now - req.start_ms)
-        self.op_latency.observe(t, now - req.start_ms)
+        latency = now - req.start_ms
+        xid = req.xid
         if t == OP.PING:
-            conn.send_reply(XID.PING, zxid, 0)
-            return
-        conn.send_reply(req.xid, zxid, err, body)
+            xid = XID.PING
+            err = 0
+            body = b""
+        # the connection's and the server's figures (cons, stat, mntr), as record_latency and
+        # send_reply keep them, written out here: this runs once per reply
+        conn.last_op = LAST_OP.get(t, "NA")
+        conn.last_cxid = req.xid
+        conn.last_zxid = zxid
+        conn.last_response_ms = now
+        conn.last_latency = latency
+        conn.total_latency += latency
+        conn.latency_count += 1
+        if latency > conn.max_latency:
+            conn.max_latency = latency
+        if conn.min_latency is None or latency < conn.min_latency:
+            conn.min_latency = latency
+        st = self.stats
+        st.total_latency += latency
+        st.latency_count += 1
+        if latency > st.max_latency:
+            st.max_latency = latency
+        if st.min_latency is None or latency < st.min_latency:
+            st.min_latency = latency
+        self.op_latency.observe(t, latency)
+        conn.packets_sent += 1
+        st.packets_sent += 1
+        size = 16 + len(body)
+        st.last_response_size = size
+        if size > st.max_response_size:
+            st.max_response_size = size
+        if st.min_response_size == -1 or size < st.min_response_size:
+            st.min_response_size = size
+        if conn.state != CLOSED:
+            conn.out.append(_REPLY.pack(size, xid, zxid, err) + body)
+            self._dirty[conn] = None
         if t == OP.CLOSE_SESSION:
             conn.close_after_send()
 
@@ -978,10 +997,13 @@ class ZooKeeperServer:
 
     # writes: the reply describes the applied txn
     def _h_create(self, req):
-        return CreateResponse.encode(CreateResponse(req.rc.path))
+        path = req.rc.path
+        if path.isascii():
+            return _LEN.pack(len(path)) + path.encode("ascii")
+        return CreateResponse.encode(CreateResponse(path))
 
     def _h_create2(self, req):
-        return Create2Response.encode(Create2Response(req.rc.path, req.rc.stat))
+        return self._h_create(req) + req.rc.stat  # Create2Response: path, Stat
 
     def _h_delete(self, req):
         if req.rc.err:
@@ -989,10 +1011,10 @@ class ZooKeeperServer:
         return b""
 
     def _h_set_data(self, req):
-        return Stat.encode(req.rc.stat)  # SetDataResponse is just the Stat
+        return req.rc.stat  # SetDataResponse is just the Stat
 
     def _h_set_acl(self, req):
-        return Stat.encode(req.rc.stat)  # SetACLResponse is just the Stat
+        return req.rc.stat  # SetACLResponse is just the Stat
 
     def _h_multi(self, req):
         return encode_multi_response(self._multi_results(req.rc))
@@ -1160,11 +1182,11 @@ class ZooKeeperServer:
                 out.append((OP.CREATE, CreateResponse(sub.path)))
             elif st in (OP.CREATE2, OP.CREATE_TTL, OP.CREATE_CONTAINER):
                 # OpResult.CreateResult(path, stat) is always typed create2 on the wire
-                out.append((OP.CREATE2, Create2Response(sub.path, sub.stat)))
+                out.append((OP.CREATE2, Create2Response(sub.path, Stat.decode(sub.stat)[0])))
             elif st in (OP.DELETE, OP.DELETE_CONTAINER):
                 out.append((st, None))
             elif st == OP.SET_DATA:
-                out.append((OP.SET_DATA, SetDataResponse(sub.stat)))
+                out.append((OP.SET_DATA, SetDataResponse(Stat.decode(sub.stat)[0])))
             elif st == OP.ERROR:
                 out.append((OP.ERROR, ErrorResponse(sub.err)))
             else:

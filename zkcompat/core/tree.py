@@ -178,7 +178,7 @@ class ApplyResult:
         self.zxid = zxid
         self.err = 0
         self.path: str | None = None
-        self.stat: Stat | None = None
+        self.stat: bytes | None = None  # the encoded Stat a create2, setData or setACL answers with
         self.multi: list[ApplyResult] | None = None
 
 
@@ -450,7 +450,7 @@ class DataTree:
             if sub_rc.err != 0 and rc.err == 0:
                 rc.err = sub_rc.err
 
-    def create_node(self, path, data, acl, owner, parent_cversion, zxid, time, want_stat) -> Stat | None:
+    def create_node(self, path, data, acl, owner, parent_cversion, zxid, time, want_stat) -> bytes | None:
         cut = path.rfind("/")
         parent_name = path[:cut]
         child_name = path[cut + 1 :]
@@ -494,7 +494,7 @@ class DataTree:
             prefix = self._max_quota_prefix(path)
             if prefix is not None:
                 self._update_quota_stat(prefix, len(data) if data is not None else 0, 1)
-        stat = self.stat_of(child) if want_stat else None
+        stat = self.stat_bytes(child) if want_stat else None
         if self.data_watches.table:  # (an empty table: nobody to tell, recursive watches included)
             self.data_watches.trigger(path, EVENT.NODE_CREATED, acl)
         if self.child_watches.table:
@@ -538,7 +538,7 @@ class DataTree:
         self.child_watches.trigger(path, EVENT.NODE_DELETED, node.acl, fired)
         self.child_watches.trigger(parent_name or "/", EVENT.NODE_CHILDREN_CHANGED, parent.acl)
 
-    def set_data(self, path: str, data, version: int, zxid: int, time: int) -> Stat:
+    def set_data(self, path: str, data, version: int, zxid: int, time: int) -> bytes:
         node = self.nodes.get(path)
         if node is None:
             raise NoNode(path)
@@ -553,7 +553,7 @@ class DataTree:
         node.mtime = time
         node.mzxid = zxid
         node.version = version
-        stat = self.stat_of(node)
+        stat = self.stat_bytes(node)
         if self.data_watches.table:
             self.data_watches.trigger(path, EVENT.NODE_DATA_CHANGED, node.acl)
         return stat
@@ -603,14 +603,14 @@ class DataTree:
         track["bytes"] = track.get("bytes", -1) + bytes_diff
         stats.data = _stats_track_bytes(track)
 
-    def set_acl(self, path: str, acl: list, version: int) -> Stat:
+    def set_acl(self, path: str, acl: list, version: int) -> bytes:
         node = self.nodes.get(path)
         if node is None:
             raise NoNode(path)
         self._changed(path, node)
         node.aversion = version
         node.acl = self.intern_acl(acl or [])
-        return self.stat_of(node)
+        return self.stat_bytes(node)
 
     def kill_session(self, session_id: int, zxid: int, paths_in_txn: list[str] | None) -> None:
         """DataTree.killSession: delete the session's ephemerals, those named in the txn first."""

@@ -70,10 +70,6 @@ def jute_id_hash(scheme_and_id: tuple[str, str]) -> int:
     return (37 * ((37 * 17 + java_string_hash(scheme)) & _M32) + java_string_hash(ident)) & _M32
 
 
-def _spread(h: int) -> int:
-    return h ^ (h >> 16)
-
-
 def _table_size_for(cap: int) -> int:
     n = 1
     while n < cap:
@@ -86,47 +82,45 @@ class JavaHashSet:
 
     ``initial_capacity`` is the constructor argument Java code passes (16 by
     default); the table is allocated on first insertion, as HashMap does.
-    A key's hash is computed when the order is first needed, not when it is
-    added: a znode that gains children faster than anyone lists them pays
-    for the hashing once per child at the next listing (or never).
+
+    One dict holds each key's spread hash, in insertion order (a key removed
+    and added again goes to the end, as it does in its Java chain), so the
+    Java order is a stable sort of the keys by bucket.
     """
 
-    __slots__ = ("_seq", "_hashes", "_next_seq", "_capacity", "_order", "_hash")
+    __slots__ = ("_hashes", "_capacity", "_order", "_hash")
 
     def __init__(self, initial_capacity: int = 16, items=(), hash_fn=None):
         self._hash = hash_fn or java_string_hash
-        self._seq: dict = {}  # key -> insertion sequence
-        self._hashes: dict = {}  # key -> spread hash, for the keys whose hash was needed so far
-        self._next_seq = 0
+        self._hashes: dict = {}  # key -> spread hash, in insertion order
         self._capacity = _table_size_for(max(initial_capacity, 1))
         self._order: list[str] | None = []
         for item in items:
             self.add(item)
 
     def __len__(self) -> int:
-        return len(self._seq)
+        return len(self._hashes)
 
     def __contains__(self, key) -> bool:
-        return key in self._seq
+        return key in self._hashes
 
     def __bool__(self) -> bool:
-        return bool(self._seq)
+        return bool(self._hashes)
 
     def add(self, key) -> bool:
-        seq = self._seq
-        if key in seq:
+        hashes = self._hashes
+        if key in hashes:
             return False
-        seq[key] = self._next_seq
-        self._next_seq += 1
-        if len(seq) > self._capacity * 3 // 4:
+        h = self._hash(key)
+        hashes[key] = h ^ (h >> 16)
+        if len(hashes) > self._capacity * 3 // 4:
             self._capacity *= 2
         self._order = None
         return True
 
     def discard(self, key) -> bool:
-        if self._seq.pop(key, None) is None:
+        if self._hashes.pop(key, None) is None:
             return False
-        self._hashes.pop(key, None)
         order = self._order
         if order is not None:
             if len(order) <= 64:
@@ -135,25 +129,16 @@ class JavaHashSet:
                 self._order = None
         return True
 
-    def _spread_hashes(self) -> dict:
-        """Every key's spread hash (computing the ones not needed before)."""
-        hashes = self._hashes
-        seq = self._seq
-        if len(hashes) != len(seq):
-            h = self._hash
-            for k in seq:
-                if k not in hashes:
-                    hashes[k] = _spread(h(k))
-        return hashes
-
     def ordered(self) -> list:
         """The keys in Java iteration order (a cached list: do not modify it)."""
         order = self._order
         if order is None:
             mask = self._capacity - 1
-            seq = self._seq
-            hashes = self._spread_hashes()
-            order = sorted(seq, key=lambda k: ((hashes[k] & mask), seq[k]))
+            hashes = self._hashes
+            keys = list(hashes)
+            buckets = [h & mask for h in hashes.values()]
+            # sorted() is stable: inside a bucket, keys stay in insertion order
+            order = [keys[i] for i in sorted(range(len(keys)), key=buckets.__getitem__)]
             self._order = order
         return order
 
@@ -162,14 +147,11 @@ class JavaHashSet:
 
     def java_clone(self) -> JavaHashSet:
         """HashSet.clone(): a new table sized for the current size, filled in iteration order."""
-        size = len(self._seq)
+        size = len(self._hashes)
         clone = JavaHashSet(0, hash_fn=self._hash)
         clone._capacity = _table_size_for(int(size / 0.75 + 1.0)) if size else 16
-        hashes = self._spread_hashes()
-        for key in self.ordered():
-            clone._seq[key] = clone._next_seq
-            clone._hashes[key] = hashes[key]
-            clone._next_seq += 1
+        hashes = self._hashes
+        clone._hashes = {key: hashes[key] for key in self.ordered()}
         clone._order = None
         return clone
 

@@ -52,7 +52,7 @@ from protocol.jute import java_utf8, java_utf8_decode
 from protocol.records import ACL, FileHeader, Id
 
 from . import snappy
-from .digest import DIGEST_VERSION, tree_digest
+from .digest import DIGEST_VERSION
 from .errors import CorruptSnapshot, UnsupportedSnapshot
 
 SNAP_MAGIC = int.from_bytes(b"ZKSN", "big")
@@ -68,6 +68,7 @@ _I = struct.Struct(">i")
 _Q = struct.Struct(">q")
 _IQ = struct.Struct(">qi")
 _STATP = struct.Struct(">qqqqiiiqq")
+_NODE_TAIL = struct.Struct(">qqqqqiiiqq")  # a node's ACL number, then its StatPersisted
 _U64 = (1 << 64) - 1
 
 
@@ -182,12 +183,6 @@ def _ustring(s: str | None) -> bytes:
     return _I.pack(len(b)) + b
 
 
-def _buffer(b: bytes | None) -> bytes:
-    if b is None:
-        return b"\xff\xff\xff\xff"
-    return _I.pack(len(b)) + bytes(b)
-
-
 def _acl_key(acl) -> tuple:
     return tuple((a.perms, a.id.scheme, a.id.id) for a in acl) if acl is not None else None
 
@@ -198,8 +193,8 @@ def iter_tree(tree):
     if root is None:
         return
     yield "", root
-    stack = [("", iter(root.child_names()))]
     nodes = tree.nodes
+    stack = [("", iter(root.children.ordered()))] if root.children else []
     while stack:
         prefix, it = stack[-1]
         for name in it:
@@ -208,8 +203,9 @@ def iter_tree(tree):
             if node is None:
                 continue
             yield path, node
-            stack.append((path, iter(node.child_names())))
-            break
+            if node.children:  # its subtree first; a leaf goes on with its siblings
+                stack.append((path, iter(node.children.ordered())))
+                break
         else:
             stack.pop()
 
@@ -232,46 +228,56 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     w.write(_I.pack(len(sessions)))
     for sid in java_hashmap_copy_order(sessions):
         w.write(_IQ.pack(sid, sessions[sid]))
-    nodes = list(iter_tree(tree))
+    # one pass over the tree: each node's record (path, data, ACL number, StatPersisted) goes into
+    # chunks of a few thousand nodes, and the ACLs it meets are numbered (the cache comes first)
     open_key = _acl_key(OPEN_ACL_UNSAFE)
     ids: dict = {}
     acls: dict[int, list] = {}
-    node_acl: list[int] = []
-    for path, node in nodes:
-        key = _acl_key(node.acl)
-        if key is None or (path in _SYSTEM_OPEN_PATHS and key == open_key):
-            node_acl.append(OPEN_UNSAFE_ACL_ID)
-            continue
-        got = ids.get(key)
-        if got is None:
-            got = ids[key] = len(ids) + 1
-            acls[got] = node.acl
-        node_acl.append(got)
+    by_list: dict[int, int] = {}  # id() of a node's ACL list -> its number (the tree interns them)
+    chunks: list[bytes] = []
+    parts: list[bytes] = []
+    append = parts.append
+    pack_i, pack_tail = _I.pack, _NODE_TAIL.pack
+    for path, node in iter_tree(tree):
+        acl = node.acl
+        aid = by_list.get(id(acl))
+        if aid is None or path in _SYSTEM_OPEN_PATHS:
+            key = _acl_key(acl)
+            if key is None or (path in _SYSTEM_OPEN_PATHS and key == open_key):
+                aid = OPEN_UNSAFE_ACL_ID
+            else:
+                aid = ids.get(key)
+                if aid is None:
+                    aid = ids[key] = len(ids) + 1
+                    acls[aid] = acl
+                by_list[id(acl)] = aid
+        p = path.encode("ascii") if path.isascii() else java_utf8(path)
+        append(pack_i(len(p)))
+        append(p)
+        data = node.data
+        if data is None:
+            append(b"\xff\xff\xff\xff")
+        else:
+            append(pack_i(len(data)))
+            append(data)
+        append(pack_tail(aid, node.czxid, node.mzxid, node.ctime, node.mtime, node.version, node.cversion,
+                         node.aversion, node.ephemeral_owner, node.pzxid))
+        if len(parts) >= 5000:
+            chunks.append(b"".join(parts))
+            parts.clear()
+    chunks.append(b"".join(parts))
     w.write(_I.pack(len(acls)))
     for aid in java_hashmap_copy_order(acls):
         acl = acls[aid]
         w.write(_Q.pack(aid) + _I.pack(len(acl)) + b"".join(ACL.encode(a) for a in acl))
-    for (path, node), aid in zip(nodes, node_acl):
-        w.write(_ustring(path) + _buffer(node.data) + _Q.pack(aid))
-        w.write(
-            _STATP.pack(
-                node.czxid,
-                node.mzxid,
-                node.ctime,
-                node.mtime,
-                node.version,
-                node.cversion,
-                node.aversion,
-                node.ephemeral_owner,
-                node.pzxid,
-            )
-        )
+    for chunk in chunks:
+        w.write(chunk)
     w.write(_ustring("/"))
     w.seal()
     if digest is not False and digest is not None:
         if digest is True:
             at = max(tree.last_processed_zxid, zxid)
-            zd = ZxidDigest(at, DIGEST_VERSION, tree_digest(tree)) if at > 0 else ZxidDigest(0, DIGEST_VERSION, 0)
+            zd = ZxidDigest(at, DIGEST_VERSION, tree.signed_digest) if at > 0 else ZxidDigest(0, DIGEST_VERSION, 0)
         else:
             zd = ZxidDigest(*digest)
         w.write(_Q.pack(zd.zxid) + _I.pack(zd.version) + _Q.pack(zd.digest))

@@ -114,6 +114,7 @@ def _serve(args) -> int:
     host = args.host if args.host is not None else (config.client_port_address or "")
     port = args.port if args.port is not None else config.client_port
 
+    _skip_unused_tls(config)
     from twisted.internet import reactor
 
     from zkcompat.core.server import ZooKeeperServer
@@ -170,6 +171,21 @@ def _serve(args) -> int:
     reactor.run()
     log.info("zkcompat stopped")
     return exit_code[0]
+
+
+def _skip_unused_tls(config) -> None:
+    """Keep Twisted from loading TLS (pyOpenSSL and cryptography, about 40 ms of a 0.3 s start)
+    when no TLS port is configured.
+
+    Twisted's reactor imports its TLS layers when it is imported, and takes a no-TLS branch when
+    they cannot be imported. zkcompat's only TLS is secureClientPort (a TLSMemoryBIOFactory over
+    plain TCP): without it, nothing in a serving process uses them. Only for this process, which
+    serves and nothing else, and only before the reactor is imported.
+    """
+    if config.secure_client_port is not None or "twisted.internet.reactor" in sys.modules:
+        return
+    for name in ("twisted.internet._newtls", "twisted.protocols.tls", "twisted.internet.ssl"):
+        sys.modules.setdefault(name, None)  # an import of it now fails: Twisted's no-TLS branch
 
 
 def _start_http(config, reactor, log, server, peer=None, admin_fatal=True) -> int:

@@ -164,3 +164,31 @@ def test_ensemble_command_prints_the_hosts_of_members_that_serve_one_history():
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def _mapped_files(pid: int) -> str:
+    with open("/proc/%d/maps" % pid) as f:
+        return f.read()
+
+
+def test_serve_loads_tls_only_for_a_tls_port(tmp_path):
+    """Without secureClientPort a serving process never loads pyOpenSSL/cryptography (a start-up
+    cost); with it, the TLS port works (tests/compat/test_tls.py) and the libraries are there."""
+    with ZkcompatProcess(config={"admin.enableServer": "false", "4lw.commands.whitelist": "*"}) as plain:
+        assert plain.four_letter_word("ruok") == "imok"
+        assert "cryptography" not in _mapped_files(plain.proc.pid)
+        client = KazooClient(hosts=plain.hosts)
+        client.start(timeout=10)
+        try:
+            client.create("/t", b"v")
+            assert client.get("/t")[0] == b"v"
+        finally:
+            client.stop()
+            client.close()
+    from .tls_certs import make_pki
+    from .test_tls import tls_config
+
+    pki = make_pki(tmp_path)
+    with ZkcompatProcess(config=tls_config(pki, **{"admin.enableServer": "false", "4lw.commands.whitelist": "*"})) as secure:
+        assert secure.four_letter_word("ruok") == "imok"
+        assert "cryptography" in _mapped_files(secure.proc.pid)

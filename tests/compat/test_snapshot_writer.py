@@ -1,4 +1,9 @@
-"""The forked snapshot writer: it writes a consistent image, and it never outlives its server."""
+"""The forked snapshot writer: it writes a consistent image, and it never outlives its server.
+
+The writer leaves ``snapshot.<zxid>.tmp``; the server's snapshot thread waits for it, then syncs the
+file and renames it into place (``_wait_snapshot_writer``), so a snapshot name only ever names a
+synced, complete file.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from zkcompat.storage import datadir
 _PARENT = textwrap.dedent("""
     import sys, time
     from zkcompat.core.tree import DataTree
-    from zkcompat.net.durable import _fork_snapshot_writer
+    from pathlib import Path
+    from zkcompat.net.durable import _fork_snapshot_writer, _wait_snapshot_writer
+    from zkcompat.storage.snapshot import snapshot_name
     from protocol.records import TxnHeader, CreateTxn, ACL, Id
     from protocol.codes import OpCode
     tree = DataTree(lambda *a: None)
@@ -27,9 +34,9 @@ _PARENT = textwrap.dedent("""
     tree.apply(TxnHeader(1, n + 1, n + 1, 0, OpCode.CREATE), CreateTxn("/late", b"", acl, False, n + 1))
     print(pid, flush=True)
     time.sleep(float(sys.argv[3]))
-    import os
-    _, status = os.waitpid(pid, 0)
-    print(os.waitstatus_to_exitcode(status), flush=True)
+    # as the snapshot thread does: wait for the writer, then sync and rename its file
+    _wait_snapshot_writer(pid, Path(sys.argv[1]) / snapshot_name(n))
+    print(0, flush=True)
 """)
 
 

@@ -52,7 +52,13 @@ from twisted.python.threadpool import ThreadPool
 
 from zkcompat.net import gcpolicy
 from zkcompat.storage import datadir
-from zkcompat.storage.snapshot import save_snapshot_bytes, snapshot_bytes, snapshot_name
+from zkcompat.storage.snapshot import (
+    publish_snapshot,
+    save_snapshot_bytes,
+    snapshot_bytes,
+    snapshot_name,
+    write_snapshot_tmp,
+)
 from zkcompat.storage.txnlog import TxnLogWriter, marshal_entry
 
 log = logging.getLogger("zkcompat.storage")
@@ -290,7 +296,9 @@ def _fork_snapshot_writer(snap_dir, tree, sessions: dict, zxid: int) -> int:
         gc.disable()
         _die_with(parent)
         os.closerange(3, _fd_limit())  # hold no socket or log file of the server's open
-        save_snapshot_bytes(snap_dir, zxid, snapshot_bytes(tree, sessions, zxid))
+        # written, not synced: the snapshot thread syncs and renames it once this process is gone
+        # (while it lives, each page the server writes to is copied: the shorter, the cheaper)
+        write_snapshot_tmp(snap_dir, zxid, snapshot_bytes(tree, sessions, zxid))
         code = 0
     except BaseException as e:  # noqa: BLE001 - report, then leave without running the server's cleanup
         try:
@@ -325,7 +333,7 @@ def _wait_snapshot_writer(pid: int, path: Path) -> Path:  # snapshot thread
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise OSError("the snapshot writer (pid %d) exited with %d; %s not written" % (pid, code, path))
-    return path
+    return publish_snapshot(path.with_name(path.name + ".tmp"))
 
 
 class DurablePeerStore:

@@ -315,18 +315,32 @@ def read_snapshot_body(body: bytes, *, extended_types: bool = True) -> SnapshotD
 
 def save_snapshot_bytes(snap_dir, zxid: int, data: bytes, *, fsync: bool = True) -> Path:
     """Write an already serialised plain snapshot as ``snap_dir/snapshot.<zxid>``, atomically."""
+    return publish_snapshot(write_snapshot_tmp(snap_dir, zxid, data), fsync=fsync)
+
+
+def write_snapshot_tmp(snap_dir, zxid: int, data: bytes) -> Path:
+    """The first half of ``save_snapshot_bytes``: ``snapshot.<zxid>.tmp`` written, not yet synced."""
     snap_dir = Path(snap_dir)
     snap_dir.mkdir(parents=True, exist_ok=True)
-    path = snap_dir / snapshot_name(zxid)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = snap_dir / (snapshot_name(zxid) + ".tmp")
     with open(tmp, "wb") as raw:
         raw.write(data)
-        raw.flush()
-        if fsync:
-            os.fsync(raw.fileno())
+    return tmp
+
+
+def publish_snapshot(tmp: Path, *, fsync: bool = True) -> Path:
+    """The second half: sync ``snapshot.<zxid>.tmp`` (whoever wrote it), rename it into place, sync
+    the directory. Only a synced file ever has a snapshot's name."""
+    path = tmp.with_name(tmp.name[: -len(".tmp")])
+    if fsync:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     os.replace(tmp, path)
     if fsync:
-        _fsync_dir(snap_dir)
+        _fsync_dir(tmp.parent)
     return path
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import struct
 
+import pytest
+
 from protocol import records
 from protocol.codes import OpCode
 from protocol.framing import frame
@@ -46,8 +48,12 @@ def test_core_get_data(benchmark):
     assert resp.data == VALUE
 
 
-def test_core_create(benchmark):
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_core_create(benchmark, path):
+    """A create through the fast path (zkcompat.core.fastwrite) and, for comparison, through prep."""
     server, client = _client()
+    if path == "general":
+        server._fast_writes = {}
     xids = itertools.count(1000)
 
     def setup():
@@ -61,3 +67,16 @@ def test_core_create(benchmark):
     reply = client.reply(last)
     assert reply.err == 0 and records.CreateResponse.from_bytes(reply.body).path == "/b/c%d" % last
     assert client.exists("/b/c1000")[0] == 0
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_core_set_data(benchmark, path):
+    server, client = _client()
+    if path == "general":
+        server._fast_writes = {}
+    data = frame(records.RequestHeader(1000, OpCode.SET_DATA).to_bytes()
+                 + records.SetDataRequest("/b/n", VALUE, -1).to_bytes())
+    out = benchmark(_one_request, server, client, data)
+    _, xid, _, err = _REPLY.unpack_from(out, 0)
+    assert (xid, err) == (1000, 0)
+    assert records.Stat.from_bytes(out[20:]).version > 0

@@ -13,6 +13,9 @@ Every request takes the same path, standalone or (later) in an ensemble:
 1. decode the frame (RequestHeader + body); auth and sasl are answered inline,
    as ZooKeeperServer.processPacket does;
 2. writes are **prepared** (zkcompat.core.prep) into a txn with the next zxid;
+   a create or setData that will succeed takes a shorter road to the same txn
+   (zkcompat.core.fastwrite: the request read in place, the log entry spliced
+   from its bytes), and anything else goes through prep;
 3. the txn goes to the **log seam** (``TxnLog.append``) and is applied to the
    tree when the log confirms it, in zxid order; apply fires watches;
 4. replies leave in the order the session sent its requests: a read that

@@ -95,7 +95,8 @@ class DurableTxnLog:
         self.snapshot_source: Callable[[], tuple] | None = None  # -> (tree, sessions dict)
         # txns (and truncations) queued for the log thread, guarded by _cv
         self._queue: list[tuple[bytes | None, int, Callable[[], None] | None]] = []
-        self._cv = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # entered directly on the reactor's per-txn path (a C call)
+        self._cv = threading.Condition(self._lock)
         self._roll_requested = False
         self._failed = False
         self._closed = False
@@ -127,7 +128,7 @@ class DurableTxnLog:
         if roll:
             self._txns_since_snap = 0
             self._snap_threshold = self._roll_threshold()
-        with self._cv:
+        with self._lock:  # _cv's lock
             self._queue.append((entry, hdr.zxid, done))
             if roll:
                 self._roll_requested = True

@@ -513,3 +513,30 @@ def test_session_txns_round_trip(tmp_path):
     assert got == [(OpCode.CREATE_SESSION, CreateSessionTxn(30000)),
                    (OpCode.CLOSE_SESSION, CloseSessionTxn(["/e1", "/e2"]))]
     assert os.path.getsize(tmp_path / "log.1") > 16
+
+
+@pytest.mark.parametrize("prealloc", [0, 4096, 8192])
+def test_a_batch_append_writes_what_appends_one_by_one_write(tmp_path, prealloc):
+    """append_entries (the durable log's one write per batch) gives the same file, padding and size
+    included, as append_entry per txn, whatever the batches and across preallocation steps."""
+    import random
+
+    rng = random.Random(prealloc)
+    entries = [(marshal_entry(hdr(z), create("/n%d" % z, b"x" * rng.randrange(0, 3000))), z) for z in range(1, 301)]
+    one, many = TxnLogWriter(tmp_path / "one", prealloc_size=prealloc), TxnLogWriter(tmp_path / "many",
+                                                                                   prealloc_size=prealloc)
+    for entry, zxid in entries:
+        one.append_entry(entry, zxid)
+    i = 0
+    while i < len(entries):
+        n = rng.randrange(0, 40)
+        many.append_entries(entries[i:i + n])
+        i += n
+    one.sync()
+    many.sync()
+    a, b = (tmp_path / "one" / log_name(1)), (tmp_path / "many" / log_name(1))
+    assert a.stat().st_size == b.stat().st_size
+    assert a.read_bytes() == b.read_bytes()
+    assert [e.header.zxid for e in read_log_file(b)[0]] == list(range(1, 301))
+    with pytest.raises(ValueError):
+        many.append_entries([(entries[5][0], 5)])  # zxids only go forward

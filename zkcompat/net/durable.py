@@ -175,11 +175,15 @@ class DurableTxnLog:
 
     def _write(self, batch, roll: bool) -> None:  # log thread
         writer = self.writer
+        run: list[tuple[bytes, int]] = []  # the entries since the last truncation, written at once
         for entry, zxid, _ in batch:
             if entry is None:  # a truncation, in its place among the writes
+                writer.append_entries(run)
+                run = []
                 self._truncate_now(zxid)
                 continue
-            writer.append_entry(entry, zxid)
+            run.append((entry, zxid))
+        writer.append_entries(run)
         if self.force_sync:
             writer.sync()
         else:

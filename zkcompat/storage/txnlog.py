@@ -83,6 +83,7 @@ WRITE_BUFFER = 1 << 20
 PAD_THRESHOLD = 4096
 EOR = 0x42  # 'B'
 _REC_HEAD = struct.Struct(">qi")
+_REC_OVERHEAD = _REC_HEAD.size + 1  # checksum, length, and the 'B' after the entry
 _REC_HEAD_SIZE = _REC_HEAD.size  # 12
 _DIGEST_SIZE = 12
 _MAGIC_BYTES = b"ZKLG"
@@ -534,8 +535,39 @@ class LogFileWriter:
         self.position += len(rec)
         return offset
 
+    def append_entries(self, items) -> None:
+        """Append marshalled entries, ``(entry, zxid)`` pairs, in one write: the same bytes and the
+        same file size as ``append_entry`` for each (the padding is worked out record by record)."""
+        position = self.position
+        allocated = self.allocated
+        prealloc = self.prealloc_size
+        last = self.last_zxid
+        parts = []
+        append = parts.append
+        pack_head = _REC_HEAD.pack
+        adler32 = zlib.adler32
+        for entry, zxid in items:
+            if not entry:
+                raise ValueError("empty txn entry")
+            if zxid is not None:
+                if last is not None and zxid <= last:
+                    raise ValueError("zxid 0x%x is not after 0x%x" % (zxid, last))
+                last = zxid
+            if prealloc > 0 and position + PAD_THRESHOLD >= allocated:
+                allocated = padded_size(position, allocated, prealloc)
+            append(pack_head(adler32(entry), len(entry)))
+            append(entry)
+            append(b"B")
+            position += len(entry) + _REC_OVERHEAD
+        self._grow_to(allocated)
+        self.fobj.write(b"".join(parts))
+        self.position = position
+        self.last_zxid = last
+
     def _pad(self) -> None:
-        new_size = padded_size(self.position, self.allocated, self.prealloc_size)
+        self._grow_to(padded_size(self.position, self.allocated, self.prealloc_size))
+
+    def _grow_to(self, new_size: int) -> None:
         if new_size == self.allocated:
             return
         self.fobj.flush()
@@ -586,6 +618,18 @@ class TxnLogWriter:
             self._open(zxid)
         self.current.append_entry(entry, zxid)
         self.last_zxid = zxid
+
+    def append_entries(self, items: list[tuple[bytes, int]]) -> None:
+        """Append ``(entry, zxid)`` pairs, in zxid order, to the current file in one write."""
+        if not items:
+            return
+        first = items[0][1]
+        if self.last_zxid is not None and first <= self.last_zxid:
+            raise ValueError("zxid 0x%x is not after 0x%x" % (first, self.last_zxid))
+        if self.current is None:
+            self._open(first)
+        self.current.append_entries(items)
+        self.last_zxid = items[-1][1]
 
     def _open(self, zxid: int) -> None:
         path = self.log_dir / log_name(zxid)

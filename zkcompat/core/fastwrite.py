@@ -30,7 +30,7 @@ import struct
 from protocol.codes import OP
 from protocol.records import ACL, CreateTxn, Id, SetDataTxn, TxnHeader
 
-from .prep import _PLAIN_PATH, Change, PreparedTxn
+from .prep import _PLAIN_PATH, Change, PreparedTxn, _change_from_node
 from .tree import EPHEMERAL_NORMAL, ephemeral_type
 
 _I32 = struct.Struct(">i")
@@ -42,27 +42,6 @@ _ONE = b"\x00\x00\x00\x01"
 _ACL_BYTES = 4 + 4 + len(_WORLD_ANYONE)
 _CREATE, _CREATE2, _SET_DATA = OP.CREATE, OP.CREATE2, OP.SET_DATA
 _CREATE_PERM, _WRITE_PERM = 4, 2
-
-
-def _change_from(node, zxid: int, path: str) -> Change:
-    """Prep's ``_change_from_node(path, node).copy(zxid)`` in one step."""
-    c = Change()
-    c.zxid = zxid
-    c.path = path
-    c.exists = True
-    c.czxid = node.czxid
-    c.mzxid = node.mzxid
-    c.mtime = node.mtime
-    c.version = node.version
-    c.cversion = node.cversion
-    c.aversion = node.aversion
-    c.ephemeral_owner = node.ephemeral_owner
-    c.pzxid = node.pzxid
-    ch = node.children
-    c.child_count = len(ch) if ch is not None else 0
-    c.acl = node.acl
-    c.data = node.data
-    return c
 
 
 class FastWrites:
@@ -83,30 +62,46 @@ class FastWrites:
             self._acls[raw] = acl
         return acl
 
-    def create(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
+    def _head(self, conn, buf: bytes):
+        """What a CreateRequest and a SetDataRequest start with, checked: (path, data, the offset
+        of the data's length, the offset after the data), or None for the general path."""
         server = self.server
-        prep = server.prep
-        if server.forwarder is not None or prep.quota is not None:
-            return False
+        if server.forwarder is not None or server.prep.quota is not None:
+            return None
         n = len(buf)
         if n < 12:
-            return False
-        # CreateRequest: path, data, acl, flags
+            return None
         plen = _I32.unpack_from(buf, 8)[0]
         dpos = 12 + plen
         if plen <= 0 or dpos + 4 > n:
-            return False
+            return None
         dlen = _I32.unpack_from(buf, dpos)[0]
         if dlen == -1:
             data = None
-            apos = dpos + 4
+            end = dpos + 4
         else:
-            apos = dpos + 4 + dlen
-            if dlen < 0 or apos > n:
-                return False
-            data = buf[dpos + 4 : apos]
+            end = dpos + 4 + dlen
+            if dlen < 0 or end > n:
+                return None
+            data = buf[dpos + 4 : end]
+        if end + 4 > n:  # a flags or version int follows either way
+            return None
+        session = server.sessions.sessions.get(conn.session_id)
+        if session is None or session.closing:
+            return None
+        try:
+            return buf[12:dpos].decode("ascii"), data, dpos, end
+        except UnicodeDecodeError:
+            return None
+
+    def create(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
+        head = self._head(conn, buf)
+        if head is None:
+            return False
+        # CreateRequest: path, data, acl, flags
+        path, data, dpos, apos = head
         fpos = apos + _ACL_BYTES
-        if fpos + 4 > n:
+        if fpos + 4 > len(buf):
             return False
         flags = _I32.unpack_from(buf, fpos)[0]
         if flags & ~3:  # containers, TTLs, bad modes: the general path
@@ -117,14 +112,9 @@ class FastWrites:
             acl = self._world_acl(raw_acl)
             if acl is None:
                 return False
-        try:
-            path = buf[12:dpos].decode("ascii")
-        except UnicodeDecodeError:
-            return False
+        server = self.server
+        prep = server.prep
         session_id = conn.session_id
-        session = server.sessions.sessions.get(session_id)
-        if session is None or session.closing:
-            return False
         cut = path.rfind("/")
         if cut == -1:
             return False
@@ -171,7 +161,7 @@ class FastWrites:
         if type(parent) is Change:
             p = parent.copy(zxid)
         else:
-            p = _change_from(parent, zxid, parent_path)
+            p = _change_from_node(parent_path, parent, zxid)
         p.child_count += 1
         p.cversion = new_cversion
         p.pzxid = zxid
@@ -196,38 +186,15 @@ class FastWrites:
         return True
 
     def set_data(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
-        server = self.server
-        prep = server.prep
-        if server.forwarder is not None or prep.quota is not None:
-            return False
-        n = len(buf)
-        if n < 12:
+        head = self._head(conn, buf)
+        if head is None:
             return False
         # SetDataRequest: path, data, version
-        plen = _I32.unpack_from(buf, 8)[0]
-        dpos = 12 + plen
-        if plen <= 0 or dpos + 4 > n:
-            return False
-        dlen = _I32.unpack_from(buf, dpos)[0]
-        if dlen == -1:
-            data = None
-            vpos = dpos + 4
-        else:
-            vpos = dpos + 4 + dlen
-            if dlen < 0 or vpos > n:
-                return False
-            data = buf[dpos + 4 : vpos]
-        if vpos + 4 > n:
-            return False
+        path, data, _, vpos = head
         expected = _I32.unpack_from(buf, vpos)[0]
-        try:
-            path = buf[12:dpos].decode("ascii")
-        except UnicodeDecodeError:
-            return False
+        server = self.server
+        prep = server.prep
         session_id = conn.session_id
-        session = server.sessions.sessions.get(session_id)
-        if session is None or session.closing:
-            return False
         # a znode's path (in the tree or about to be) was valid when it was created
         node = prep.outstanding_for_path.get(path)
         if node is None:
@@ -249,7 +216,7 @@ class FastWrites:
         hdr = TxnHeader(session_id, xid, zxid, wall, t)
         txn = SetDataTxn(path, data, version)
         entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), buf[8:vpos], _I32.pack(version)))
-        c = node.copy(zxid) if type(node) is Change else _change_from(node, zxid, path)
+        c = node.copy(zxid) if type(node) is Change else _change_from_node(path, node, zxid)
         c.version = version
         c.mtime = wall
         c.mzxid = zxid

@@ -134,9 +134,10 @@ class Change:
         return c
 
 
-def _change_from_node(path, node) -> Change:
+def _change_from_node(path, node, zxid: int = -1) -> Change:
+    """A change record of ``node`` as it is in the tree (with ``zxid``: the start of a new one)."""
     c = Change()
-    c.zxid = -1
+    c.zxid = zxid
     c.path = path
     c.exists = True
     c.czxid = node.czxid
@@ -147,7 +148,8 @@ def _change_from_node(path, node) -> Change:
     c.aversion = node.aversion
     c.ephemeral_owner = node.ephemeral_owner
     c.pzxid = node.pzxid
-    c.child_count = node.child_count()
+    children = node.children
+    c.child_count = len(children) if children is not None else 0
     c.acl = node.acl
     c.data = node.data
     return c

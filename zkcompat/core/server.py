@@ -82,7 +82,7 @@ from .fastwrite import FastWrites
 from .javahash import session_password
 from .prep import Prep, PreparedTxn
 from .sessions import SessionTracker
-from .stats import OpLatency, ServerStats
+from .stats import OpLatency, ServerStats, add_latency
 from .tree import DataTree
 from .txnlog import InMemoryTxnLog, TxnLog
 from .watches import PERSISTENT, PERSISTENT_RECURSIVE
@@ -935,19 +935,9 @@ class ZooKeeperServer:
         conn.last_zxid = zxid
         conn.last_response_ms = now
         conn.last_latency = latency
-        conn.total_latency += latency
-        conn.latency_count += 1
-        if latency > conn.max_latency:
-            conn.max_latency = latency
-        if conn.min_latency is None or latency < conn.min_latency:
-            conn.min_latency = latency
+        add_latency(conn, latency)
         st = self.stats
-        st.total_latency += latency
-        st.latency_count += 1
-        if latency > st.max_latency:
-            st.max_latency = latency
-        if st.min_latency is None or latency < st.min_latency:
-            st.min_latency = latency
+        add_latency(st, latency)
         self.op_latency.observe(t, latency)
         conn.packets_sent += 1
         st.packets_sent += 1

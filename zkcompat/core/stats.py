@@ -12,6 +12,16 @@ def java_double(v: float) -> str:
     return repr(v)
 
 
+def add_latency(figures, ms: int) -> None:
+    """Count one reply's latency in a server's or a connection's figures (stat, cons, mntr)."""
+    figures.total_latency += ms
+    figures.latency_count += 1
+    if ms > figures.max_latency:
+        figures.max_latency = ms
+    if figures.min_latency is None or ms < figures.min_latency:
+        figures.min_latency = ms
+
+
 class ServerStats:
     def __init__(self, clock):
         self.clock = clock
@@ -46,12 +56,7 @@ class ServerStats:
             self.max_response_size = size
 
     def record_latency(self, ms: int) -> None:
-        self.total_latency += ms
-        self.latency_count += 1
-        if ms > self.max_latency:
-            self.max_latency = ms
-        if self.min_latency is None or ms < self.min_latency:
-            self.min_latency = ms
+        add_latency(self, ms)
 
     @property
     def avg_latency(self) -> float:

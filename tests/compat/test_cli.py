@@ -177,14 +177,6 @@ def test_serve_loads_tls_only_for_a_tls_port(tmp_path):
     with ZkcompatProcess(config={"admin.enableServer": "false", "4lw.commands.whitelist": "*"}) as plain:
         assert plain.four_letter_word("ruok") == "imok"
         assert "cryptography" not in _mapped_files(plain.proc.pid)
-        client = KazooClient(hosts=plain.hosts)
-        client.start(timeout=10)
-        try:
-            client.create("/t", b"v")
-            assert client.get("/t")[0] == b"v"
-        finally:
-            client.stop()
-            client.close()
     from .tls_certs import make_pki
     from .test_tls import tls_config
 

@@ -30,7 +30,7 @@ import struct
 from protocol.codes import OP
 from protocol.records import ACL, CreateTxn, Id, SetDataTxn, TxnHeader
 
-from .prep import _PLAIN_PATH, Change, PreparedTxn, _change_from_node
+from .prep import _PLAIN_PATH, Change, PreparedTxn, _change_from_node, _created
 from .tree import EPHEMERAL_NORMAL, ephemeral_type
 
 _I32 = struct.Struct(">i")
@@ -94,6 +94,21 @@ class FastWrites:
         except UnicodeDecodeError:
             return None
 
+    def _existing(self, path: str, perm: int, conn):
+        """The change record in flight or the znode at ``path``, if it exists and ``conn`` has
+        ``perm`` on it; else None."""
+        server = self.server
+        rec = server.prep.outstanding_for_path.get(path)
+        if rec is None:
+            rec = server.tree.nodes.get(path)
+            if rec is None:
+                return None
+        elif not rec.exists:
+            return None
+        if not server.auth.check(rec.acl, perm, conn.auth):
+            return None
+        return rec
+
     def create(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
         head = self._head(conn, buf)
         if head is None:
@@ -119,14 +134,8 @@ class FastWrites:
         if cut == -1:
             return False
         parent_path = path[:cut]
-        parent = prep.outstanding_for_path.get(parent_path)
+        parent = self._existing(parent_path, _CREATE_PERM, conn)
         if parent is None:
-            parent = server.tree.nodes.get(parent_path)
-            if parent is None:
-                return False
-        elif not parent.exists:
-            return False
-        if not server.auth.check(parent.acl, _CREATE_PERM, conn.auth):
             return False
         cversion = parent.cversion
         sequential = flags & 2
@@ -165,17 +174,7 @@ class FastWrites:
         p.child_count += 1
         p.cversion = new_cversion
         p.pzxid = zxid
-        c = Change()
-        c.zxid = zxid
-        c.path = path
-        c.exists = True
-        c.czxid = c.mzxid = c.pzxid = zxid
-        c.mtime = wall
-        c.version = c.cversion = c.aversion = 0
-        c.ephemeral_owner = session_id if ephemeral else 0
-        c.child_count = 0
-        c.acl = acl
-        c.data = data
+        c = _created(zxid, path, wall, session_id if ephemeral else 0, acl, data)
         outstanding = prep.outstanding
         by_path = prep.outstanding_for_path
         outstanding.append(p)
@@ -196,14 +195,8 @@ class FastWrites:
         prep = server.prep
         session_id = conn.session_id
         # a znode's path (in the tree or about to be) was valid when it was created
-        node = prep.outstanding_for_path.get(path)
+        node = self._existing(path, _WRITE_PERM, conn)
         if node is None:
-            node = server.tree.nodes.get(path)
-            if node is None:
-                return False
-        elif not node.exists:
-            return False
-        if not server.auth.check(node.acl, _WRITE_PERM, conn.auth):
             return False
         version = node.version
         if expected != -1 and expected != version:

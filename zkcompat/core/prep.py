@@ -155,6 +155,22 @@ def _change_from_node(path, node, zxid: int = -1) -> Change:
     return c
 
 
+def _created(zxid: int, path: str, time: int, owner: int, acl, data) -> Change:
+    """The change record of a znode a create makes."""
+    c = Change()
+    c.zxid = zxid
+    c.path = path
+    c.exists = True
+    c.czxid = c.mzxid = c.pzxid = zxid
+    c.mtime = time
+    c.version = c.cversion = c.aversion = 0
+    c.ephemeral_owner = owner
+    c.child_count = 0
+    c.acl = acl
+    c.data = data
+    return c
+
+
 def _deleted(zxid: int, path: str) -> Change:
     c = Change()
     c.zxid = zxid
@@ -539,18 +555,7 @@ class Prep:
         p.cversion = new_cversion
         p.pzxid = zxid
         self._add_change(p)
-        c = Change()
-        c.zxid = zxid
-        c.path = path
-        c.exists = True
-        c.czxid = c.mzxid = c.pzxid = zxid
-        c.mtime = time
-        c.version = c.cversion = c.aversion = 0
-        c.ephemeral_owner = owner
-        c.child_count = 0
-        c.acl = acl
-        c.data = rec.data
-        self._add_change(c)
+        self._add_change(_created(zxid, path, time, owner, acl, rec.data))
         return txn
 
     def _close_session(self, session_id: int, zxid: int) -> CloseSessionTxn:

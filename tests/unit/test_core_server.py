@@ -362,3 +362,30 @@ def test_reads_with_short_or_empty_bodies_answer_marshalling_error():
         r = c.reply(c.request(op, body))
         assert r.err == Err.MARSHALLINGERROR and not c.closed
     assert c.exists("/")[0] == 0
+
+
+def test_a_ping_is_answered_with_the_ping_xid_and_after_the_writes_before_it():
+    """A ping with nothing in flight is answered at once; one behind a write waits for it (the
+    session's order); either way the reply carries xid -2 and no error, and counts as a PING."""
+    server, _ = make_server()
+    c = CoreClient(server).connect()
+    c.request(OpCode.PING, xid=77)
+    assert [(r.xid, r.err, r.body) for r in c.replies()] == [(-2, 0, b"")]
+    assert c.conn.last_op == "PING" and c.conn.last_cxid == 77
+
+    held = []
+
+    class HoldingLog:
+        def append(self, hdr, txn, done, entry=None):
+            held.append(done)
+
+        def close(self):
+            pass
+
+    server.log = HoldingLog()
+    xid = c.request(OpCode.CREATE, records.CreateRequest("/p", b"", [records.ACL(31, records.Id("world", "anyone"))], 0))
+    c.request(OpCode.PING, xid=-2)
+    assert len(c.replies()) == 1  # both wait for the create's log write
+    held.pop()()
+    server.flush()
+    assert [(r.xid, r.err) for r in c.replies()[1:]] == [(xid, 0), (-2, 0)]

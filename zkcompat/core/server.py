@@ -479,7 +479,8 @@ class Connection:
             self.packets_sent += 1
             st.packets_sent += 1
             st.record_response_size(16 + len(body))
-            self.out.append(_REPLY.pack(16 + len(body), xid, zxid, err) + body)
+            # a ping is answered with the ping xid whatever the client sent (FinalRequestProcessor)
+            self.out.append(_REPLY.pack(16 + len(body), XID.PING if t == OP.PING else xid, zxid, err) + body)
             server._dirty[self] = None
             return
         fast = server._fast_writes.get(t)
@@ -616,7 +617,7 @@ class ZooKeeperServer:
         self.started_wall_ms = clock.wall_ms()
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
-        self._fast_reads = {OP.GET_DATA: self._read_get_data, OP.EXISTS: self._read_exists}
+        self._fast_reads = {OP.GET_DATA: self._read_get_data, OP.EXISTS: self._read_exists, OP.PING: _read_ping}
         self._fast_writes = FastWrites(self, Request).handlers
         # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
         self.serving = True  # False while the peer has no leader: clients are refused
@@ -1214,6 +1215,11 @@ class ZooKeeperServer:
 
 
 _NO_TXN = PreparedTxn(None, None)
+
+
+def _read_ping(conn, buf, pos=8) -> bytes:
+    """A ping has no body and its answer none: the fast path answers it with the reads."""
+    return b""
 
 
 def _path(path: str | None) -> str:

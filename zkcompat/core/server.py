@@ -929,8 +929,8 @@ class ZooKeeperServer:
             xid = XID.PING
             err = 0
             body = b""
-        # the connection's and the server's figures (cons, stat, mntr), as record_latency and
-        # send_reply keep them, written out here: this runs once per reply
+        # the connection's and the server's figures (cons, stat, mntr); the reply is queued as
+        # send_reply queues one
         conn.last_op = LAST_OP.get(t, "NA")
         conn.last_cxid = req.xid
         conn.last_zxid = zxid
@@ -943,11 +943,7 @@ class ZooKeeperServer:
         conn.packets_sent += 1
         st.packets_sent += 1
         size = 16 + len(body)
-        st.last_response_size = size
-        if size > st.max_response_size:
-            st.max_response_size = size
-        if st.min_response_size == -1 or size < st.min_response_size:
-            st.min_response_size = size
+        st.record_response_size(size)
         if conn.state != CLOSED:
             conn.out.append(_REPLY.pack(size, xid, zxid, err) + body)
             self._dirty[conn] = None

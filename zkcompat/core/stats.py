@@ -55,9 +55,6 @@ class ServerStats:
         if size > self.max_response_size:
             self.max_response_size = size
 
-    def record_latency(self, ms: int) -> None:
-        add_latency(self, ms)
-
     @property
     def avg_latency(self) -> float:
         if not self.latency_count:

@@ -93,14 +93,17 @@ class DurableTxnLog:
         self.on_fatal = on_fatal
         self.after_batch: Callable[[], None] | None = None
         self.snapshot_source: Callable[[], tuple] | None = None  # -> (tree, sessions dict)
-        # txns (and truncations) queued for the log thread, guarded by _cv
+        # txns (and truncations) queued for the log thread, and the flags below, guarded by _lock
         self._queue: list[tuple[bytes | None, int, Callable[[], None] | None]] = []
         self._lock = threading.Lock()  # entered directly on the reactor's per-txn path (a C call)
-        self._cv = threading.Condition(self._lock)
+        # the idle log thread blocks acquiring _bell; whoever gives it work while it is idle releases
+        # it, once (a C call, where Condition.notify runs a dozen lines of Python per txn)
+        self._bell = threading.Lock()
+        self._bell.acquire()
         self._roll_requested = False
         self._failed = False
         self._closed = False
-        self._idle = False  # the log thread waits on _cv for work
+        self._idle = False  # the log thread waits on _bell for work
         self._handed_over = False  # a written batch waits for the reactor to run its completions
         self._txns_since_snap = 0
         self._snap_threshold = self._roll_threshold()
@@ -128,18 +131,25 @@ class DurableTxnLog:
         if roll:
             self._txns_since_snap = 0
             self._snap_threshold = self._roll_threshold()
-        with self._lock:  # _cv's lock
+        with self._lock:
             self._queue.append((entry, hdr.zxid, done))
             if roll:
                 self._roll_requested = True
             if self._idle:  # the log thread waits: wake it (it looks at the queue after each write anyway)
-                self._cv.notify()
+                self._idle = False
+                self._bell.release()
+
+    def _ring(self) -> None:
+        """Wake the log thread if it waits for work (with _lock held)."""
+        if self._idle:
+            self._idle = False
+            self._bell.release()
 
     def truncate(self, zxid: int) -> None:
         """Zab's TRUNC: drop logged txns after ``zxid``, after every write queued before it."""
-        with self._cv:
+        with self._lock:
             self._queue.append((None, zxid, None))
-            self._cv.notify()
+            self._ring()
 
     # --- the log thread ------------------------------------------------------------------
 
@@ -149,27 +159,30 @@ class DurableTxnLog:
         The next batch starts right after an fsync returns, without a round trip through
         the reactor; completions are handed back to the reactor in batch order.
         """
-        cv = self._cv
+        lock = self._lock
         while True:
-            with cv:
+            with lock:
                 # the next sync waits until the reactor has taken the last one's completions: while
                 # it is busy, txns pile up into one bigger group commit instead of many small ones
-                while (not self._queue or self._handed_over) and not self._closed:
-                    self._idle = True
-                    cv.wait()
-                    self._idle = False
-                if not self._queue:
+                if (not self._queue or self._handed_over) and not self._closed:
+                    self._idle = True  # the next one to change what this waits for rings, once
+                    batch = None
+                elif not self._queue:
                     return  # closed, and everything queued is written
-                batch = self._queue[:BATCH_TXNS_MAX]
-                del self._queue[:BATCH_TXNS_MAX]
-                roll, self._roll_requested = self._roll_requested, False
+                else:
+                    batch = self._queue[:BATCH_TXNS_MAX]
+                    del self._queue[:BATCH_TXNS_MAX]
+                    roll, self._roll_requested = self._roll_requested, False
+            if batch is None:
+                self._bell.acquire()
+                continue
             try:
                 self._write(batch, roll)
             except BaseException as e:  # noqa: BLE001 - any failure of the disk is fatal
                 self._failed = True
                 self.reactor.callFromThread(self._batch_failed, e)
                 return
-            with cv:
+            with lock:
                 self._handed_over = True
             self.reactor.callFromThread(self._batch_written, batch, roll)
 
@@ -194,10 +207,10 @@ class DurableTxnLog:
     # --- completions (reactor thread) ------------------------------------------------------
 
     def _batch_written(self, batch, roll: bool) -> None:
-        with self._cv:
+        with self._lock:
             self._handed_over = False
-            if self._idle and self._queue:
-                self._cv.notify()
+            if self._queue:
+                self._ring()
         self.fsyncs += 1
         self.txns_written += len(batch)
         for _, _, done in batch:
@@ -267,10 +280,10 @@ class DurableTxnLog:
         """Write and sync what is queued, then stop the threads (called while the server stops)."""
         if self._closed:
             return
-        with self._cv:
+        with self._lock:
             self._closed = True
             queued = len(self._queue)
-            self._cv.notify()
+            self._ring()
         self._thread.join()
         self._pool.stop()  # waits for a snapshot being written
         if self._failed and queued:

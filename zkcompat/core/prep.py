@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 
 from protocol.codes import CONTAINER_EPHEMERAL_OWNER, CreateMode, ERR, OP, TTL_MAX_MS
 from protocol.jute import JuteError
@@ -206,7 +207,7 @@ class Prep:
         self.reconfig_enabled = reconfig_enabled
         # zookeeper.enforceQuota: None when off, so creates and setData pay one check
         self.quota: QuotaEnforcer | None = QuotaEnforcer(tree) if enforce_quota else None
-        self.outstanding: list[Change] = []  # in prep order (= zxid order)
+        self.outstanding: deque[Change] = deque()  # in prep order (= zxid order)
         self.outstanding_for_path: dict[str, Change] = {}
         self.last_zxid = tree.last_processed_zxid
 
@@ -233,17 +234,11 @@ class Prep:
     def applied(self, zxid: int) -> None:
         """Forget change records up to ``zxid`` once that txn is in the tree (FinalRequestProcessor)."""
         out = self.outstanding
-        if not out:
-            return
-        i = 0
         by_path = self.outstanding_for_path
-        while i < len(out) and out[i].zxid <= zxid:
-            c = out[i]
+        while out and out[0].zxid <= zxid:
+            c = out.popleft()
             if by_path.get(c.path) is c:
                 del by_path[c.path]
-            i += 1
-        if i:
-            del out[:i]
 
     # --- entry points -------------------------------------------------------------------
 

@@ -118,7 +118,8 @@ def _acl(entries) -> bytes:
 # paths that can be created or set (the fast path's business), and paths that fail somewhere
 GOOD_PATHS = ["/a/x", "/a/y", "/a/x/z", "/a/x/z/w", "/a/s-", "/a/x/s-", "/a/k", "/a/l", "/c/x", "/a", "/ro"]
 BAD_PATHS = ["/a/e/x", "/missing/x", "/a/", "/r/x", "/ro/x", "/a/\u00e9", "/a/./b", "/a//b", "a", "", None,
-             "/a/x\0y", "/zookeeper/x", "/", "/a/e", "/c", "/r", "/zookeeper"]
+             "/a/x\0y", "/zookeeper/x", "/", "/a/e", "/c", "/r", "/zookeeper", "/a/.", "/a/..", "/a/x/.", "//a",
+             "/a/.x", "/a/x\x7f"]
 
 
 def _path(rng):

@@ -21,6 +21,13 @@ error ZooKeeper gives.  What it produces (txn header and record, change
 records, the log entry) is what the general path produces for the same
 request: ``tests/unit/test_fastwrite.py`` feeds the same requests through
 both and compares logs, replies and trees byte for byte.
+
+Once the log has such a txn, it is applied and answered here too: the tree's
+create or setData is called directly (no dispatch on the txn type, no apply
+result) and the reply is the create's path bytes kept from the request, or
+the Stat the tree returns.  The reply goes out through the server's own
+``_send_result``, which keeps the figures, and the session's queue is then
+released as ``ZooKeeperServer._committed`` releases it.
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ import struct
 from protocol.codes import OP
 from protocol.records import ACL, CreateTxn, Id, SetDataTxn, TxnHeader
 
-from .prep import _PLAIN_PATH, Change, PreparedTxn, _change_from_node, _created
-from .tree import EPHEMERAL_NORMAL, ephemeral_type
+from .prep import Change, PreparedTxn, _change_from_node, _created
+from .tree import EPHEMERAL_NORMAL, ApplyResult, NodeExists, NoNode, ephemeral_type
 
 _I32 = struct.Struct(">i")
 _TXN_HEADER = struct.Struct(">qiqqi")  # TxnHeader: clientId, cxid, zxid, time, type
@@ -47,9 +54,10 @@ _CREATE_PERM, _WRITE_PERM = 4, 2
 class FastWrites:
     """Bound to one server; ``handlers`` maps an opcode to its fast path."""
 
-    def __init__(self, server, request_class):
+    def __init__(self, server, request_class, closed_state: int):
         self.server = server
         self.request_class = request_class
+        self.closed_state = closed_state  # a Connection's state once its socket is gone
         self._acls: dict[bytes, list] = {}  # the ACL vector's bytes -> the tree's interned ACL
         self.handlers = {_CREATE: self.create, _CREATE2: self.create, _SET_DATA: self.set_data}
 
@@ -141,7 +149,9 @@ class FastWrites:
         sequential = flags & 2
         if sequential:
             path = "%s%010d" % (path, cversion)
-        if _PLAIN_PATH.fullmatch(path) is None:
+        # printable ASCII in components neither empty, "." nor ".." (prep's _PLAIN_PATH; a component
+        # that merely starts with a dot goes the general way), without a regular expression's match
+        if path[0] != "/" or path[-1] == "/" or not path.isprintable() or "//" in path or "/." in path:
             return False
         existing = prep.outstanding_for_path.get(path)
         if existing is not None:
@@ -162,9 +172,11 @@ class FastWrites:
         hdr = TxnHeader(session_id, xid, zxid, wall, t)
         txn = CreateTxn(path, data, acl, ephemeral, new_cversion)
         if sequential:
-            entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), _I32.pack(len(path)),
-                              path.encode("ascii"), buf[dpos:fpos], _CREATE_TAIL.pack(ephemeral, new_cversion)))
+            path_bytes = _I32.pack(len(path)) + path.encode("ascii")  # the txn's path, and the reply
+            entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), path_bytes, buf[dpos:fpos],
+                              _CREATE_TAIL.pack(ephemeral, new_cversion)))
         else:
+            path_bytes = buf[8:dpos]
             entry = b"".join((_TXN_HEADER.pack(session_id, xid, zxid, wall, t), buf[8:fpos],
                               _CREATE_TAIL.pack(ephemeral, new_cversion)))
         if type(parent) is Change:
@@ -181,7 +193,7 @@ class FastWrites:
         by_path[parent_path] = p
         outstanding.append(c)
         by_path[path] = c
-        self._submit(conn, xid, t, now, hdr, txn, entry)
+        self._submit(conn, xid, t, now, hdr, txn, entry, path_bytes)
         return True
 
     def set_data(self, conn, buf: bytes, xid: int, t: int, now: int) -> bool:
@@ -216,14 +228,62 @@ class FastWrites:
         c.data = data
         prep.outstanding.append(c)
         prep.outstanding_for_path[path] = c
-        self._submit(conn, xid, t, now, hdr, txn, entry)
+        self._submit(conn, xid, t, now, hdr, txn, entry, None)
         return True
 
-    def _submit(self, conn, xid, t, now, hdr, txn, entry) -> None:
-        """ZooKeeperServer.submit's write branch, with the entry already marshalled."""
-        server = self.server
-        req = self.request_class(conn, conn.session_id, xid, t, None, now)
+    def _submit(self, conn, xid, t, now, hdr, txn, entry, body) -> None:
+        """ZooKeeperServer.submit's write branch, with the entry already marshalled (``body``: what the
+        commit answers with besides the result, kept in the request's unused body)."""
+        req = self.request_class(conn, conn.session_id, xid, t, body, now)
         req.prepared = PreparedTxn(hdr, txn)
         conn.pending.append(req)
-        server.stats.outstanding += 1
-        server.log.append(hdr, txn, lambda: server._committed(req), entry)
+        self.server.stats.outstanding += 1
+        commit = self._commit_set_data if t == _SET_DATA else self._commit_create
+        self.server.log.append(hdr, txn, lambda: commit(req), entry)
+
+    # --- the log has the txn: ZooKeeperServer._committed and _finish for these requests --------------
+
+    def _commit_create(self, req) -> None:
+        """Apply the create and answer it; ``req.body`` holds the reply's path (length and bytes)."""
+        server = self.server
+        hdr = req.prepared.hdr
+        txn = req.prepared.txn
+        zxid = hdr.zxid
+        try:
+            stat = server.tree.create_node(txn.path, txn.data, txn.acl, hdr.client_id if txn.ephemeral else 0,
+                                           txn.parent_c_version, zxid, hdr.time, hdr.type == _CREATE2)
+        except (NoNode, NodeExists):  # not after prep's checks; if ever, the general path's answer
+            server._committed(req)
+            return
+        self._applied(req, zxid, req.body + stat if stat is not None else req.body, txn.path, stat)
+
+    def _commit_set_data(self, req) -> None:
+        server = self.server
+        hdr = req.prepared.hdr
+        txn = req.prepared.txn
+        zxid = hdr.zxid
+        try:
+            stat = server.tree.set_data(txn.path, txn.data, txn.version, zxid, hdr.time)
+        except NoNode:  # as above
+            server._committed(req)
+            return
+        self._applied(req, zxid, stat, txn.path, stat)
+
+    def _applied(self, req, zxid: int, reply: bytes, path: str, stat) -> None:
+        server = self.server
+        server.tree.txn_applied(zxid)
+        server.prep.applied(zxid)
+        if server.forwarder is None:
+            server.stats.outstanding -= 1
+        req.done = True
+        conn = req.conn
+        pending = conn.pending
+        if pending[0] is req:  # always, as a session's writes apply in its order: answer it here
+            pending.popleft()
+            if conn.state != self.closed_state:
+                server._send_result(conn, req, 0, reply)
+        else:  # the general reply, made from the apply's result
+            req.rc = rc = ApplyResult(req.type, zxid)
+            rc.path = path
+            rc.stat = stat
+        server._release(conn)

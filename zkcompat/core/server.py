@@ -618,7 +618,7 @@ class ZooKeeperServer:
         self.on_flush: Callable[[], None] | None = None
         self._handlers = self._build_handlers()
         self._fast_reads = {OP.GET_DATA: self._read_get_data, OP.EXISTS: self._read_exists, OP.PING: _read_ping}
-        self._fast_writes = FastWrites(self, Request).handlers
+        self._fast_writes = FastWrites(self, Request, CLOSED).handlers
         # roles in an ensemble (zkcompat.core.zab): a standalone server does everything itself
         self.serving = True  # False while the peer has no leader: clients are refused
         self.mode = "standalone"  # srvr's Mode: leader / follower / observer in an ensemble
@@ -831,9 +831,11 @@ class ZooKeeperServer:
         if self.forwarder is None:
             self.stats.outstanding -= 1
         req.done = True
-        conn = req.conn
-        if conn is None:
-            return
+        if req.conn is not None:
+            self._release(req.conn)
+
+    def _release(self, conn: Connection) -> None:
+        """Reply to the requests at the head of the session's queue that are no longer waiting."""
         pending = conn.pending
         while pending and (pending[0].done or (pending[0].type not in WRITE_TYPES
                                                and not (self.forwarder is not None and pending[0].type == OP.SYNC))):
@@ -895,7 +897,6 @@ class ZooKeeperServer:
         if t == OP.CREATE_SESSION and req.prepared.hdr.type == OP.CREATE_SESSION:
             conn.finish_session_init(True)
             return
-        tree = self.tree
         prepared = req.prepared
         err = 0
         body = b""
@@ -921,7 +922,12 @@ class ZooKeeperServer:
                           e)
                 err = ERR.MARSHALLINGERROR
                 body = b""
-        zxid = tree.last_processed_zxid
+        self._send_result(conn, req, err, body)
+
+    def _send_result(self, conn: Connection, req: Request, err: int, body: bytes) -> None:
+        """Queue a request's reply, counting it in the connection's and the server's figures."""
+        t = req.type
+        zxid = self.tree.last_processed_zxid
         now = self.clock.now_ms()
         latency = now - req.start_ms
         xid = req.xid

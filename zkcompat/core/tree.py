@@ -421,13 +421,17 @@ class DataTree:
                 parent.cversion = txn.parent_c_version
                 parent.pzxid = hdr.zxid
         if not sub:
-            if hdr.zxid > self.last_processed_zxid:
-                self.last_processed_zxid = hdr.zxid
-            if hdr.zxid % DIGEST_LOG_INTERVAL == 0:
-                self.digest_log.append((hdr.zxid, self.signed_digest))
-                if len(self.digest_log) > DIGEST_LOG_LIMIT:
-                    del self.digest_log[0]
+            self.txn_applied(hdr.zxid)
         return rc
+
+    def txn_applied(self, zxid: int) -> None:
+        """A whole txn is in the tree: the last processed zxid, and the digest log every so many zxids."""
+        if zxid > self.last_processed_zxid:
+            self.last_processed_zxid = zxid
+        if zxid % DIGEST_LOG_INTERVAL == 0:
+            self.digest_log.append((zxid, self.signed_digest))
+            if len(self.digest_log) > DIGEST_LOG_LIMIT:
+                del self.digest_log[0]
 
     def _apply_multi(self, hdr: TxnHeader, txn: MultiTxn, rc: ApplyResult) -> None:
         rc.multi = []

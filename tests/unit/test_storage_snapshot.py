@@ -23,8 +23,10 @@ from zkcompat.storage.snapshot import (
     save_snapshot,
     snapshot_name,
     stream_mode,
+    snapshot_bytes,
     unresolved_acl_paths,
     write_snapshot,
+    write_tree_snapshot_tmp,
 )
 
 from .test_storage_kit import apply_all, open_sessions, persisted_view, record_workload, tree_view
@@ -84,6 +86,26 @@ def test_workload_tree_round_trips(tmp_path):
     assert snap.tree.get("/null-data").data is None
     assert set(snap.tree.ephemerals) == {sid for sid, s in tree.ephemerals.items() if s}
     assert list(snap.tree.containers) == ["/box"] and sorted(snap.tree.ttls) == sorted(tree.ttls)
+
+
+def test_a_snapshot_streamed_to_its_file_is_the_snapshot_in_memory(tmp_path):
+    """The forked writer's way (nodes in chunks, big values written as they are, an unnamed file
+    linked as ``snapshot.<zxid>.tmp`` at the end) gives the bytes of ``snapshot_bytes``."""
+    _, txns, _ = record_workload()
+    tree, sessions = apply_all(txns)
+    acl = [ACL(31, Id("world", "anyone"))]
+    tree.create_node("/stream", None, acl, 0, -1, 1, 0, False)
+    for i in range(3000):  # several chunks of nodes
+        tree.create_node("/stream/n%d" % i, b"v%d" % i, acl, 0, -1, 2 + i, 0, False)
+    tree.create_node("/stream-big", b"b" * (1 << 17), acl, 0, -1, 5000, 0, False)  # one write of its own
+    zxid = 5000
+    tmp = write_tree_snapshot_tmp(tmp_path / "snaps", tree, sessions, zxid)
+    assert tmp.name == snapshot_name(zxid) + ".tmp"
+    assert tmp.read_bytes() == snapshot_bytes(tree, sessions, zxid)
+    assert [p.name for p in (tmp_path / "snaps").iterdir()] == [tmp.name]
+    tmp.write_bytes(b"left by a writer that died")  # a stale file of that name is replaced
+    assert write_tree_snapshot_tmp(tmp_path / "snaps", tree, sessions, zxid).read_bytes() == tmp.read_bytes()
+    assert tmp.read_bytes() == snapshot_bytes(tree, sessions, zxid)
 
 
 def test_rewriting_a_loaded_snapshot_is_stable(tmp_path):

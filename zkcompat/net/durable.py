@@ -57,7 +57,7 @@ from zkcompat.storage.snapshot import (
     save_snapshot_bytes,
     snapshot_bytes,
     snapshot_name,
-    write_snapshot_tmp,
+    write_tree_snapshot_tmp,
 )
 from zkcompat.storage.txnlog import TxnLogWriter, marshal_entry
 
@@ -316,7 +316,7 @@ def _fork_snapshot_writer(snap_dir, tree, sessions: dict, zxid: int) -> int:
         os.closerange(3, _fd_limit())  # hold no socket or log file of the server's open
         # written, not synced: the snapshot thread syncs and renames it once this process is gone
         # (while it lives, each page the server writes to is copied: the shorter, the cheaper)
-        write_snapshot_tmp(snap_dir, zxid, snapshot_bytes(tree, sessions, zxid))
+        write_tree_snapshot_tmp(snap_dir, tree, sessions, zxid)
         code = 0
     except BaseException as e:  # noqa: BLE001 - report, then leave without running the server's cleanup
         try:

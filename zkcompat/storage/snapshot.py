@@ -160,6 +160,10 @@ class _CheckedWriter:
 
     def write(self, b: bytes) -> None:
         self.adler = zlib.adler32(b, self.adler)
+        if len(b) >= 1 << 16:  # big enough on its own: written as it is, not copied into a join
+            self.flush()
+            self.fobj.write(b)
+            return
         self.buf.append(b)
         self.pending += len(b)
         if self.pending >= 1 << 16:
@@ -270,8 +274,9 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     for aid in java_hashmap_copy_order(acls):
         acl = acls[aid]
         w.write(_Q.pack(aid) + _I.pack(len(acl)) + b"".join(ACL.encode(a) for a in acl))
-    for chunk in chunks:
-        w.write(chunk)
+    chunks.reverse()
+    while chunks:  # each chunk is let go once written
+        w.write(chunks.pop())
     w.write(_ustring("/"))
     w.seal()
     if digest is not False and digest is not None:
@@ -320,12 +325,44 @@ def save_snapshot_bytes(snap_dir, zxid: int, data: bytes, *, fsync: bool = True)
 
 def write_snapshot_tmp(snap_dir, zxid: int, data: bytes) -> Path:
     """The first half of ``save_snapshot_bytes``: ``snapshot.<zxid>.tmp`` written, not yet synced."""
-    snap_dir = Path(snap_dir)
-    snap_dir.mkdir(parents=True, exist_ok=True)
-    tmp = snap_dir / (snapshot_name(zxid) + ".tmp")
+    tmp = _tmp_path(snap_dir, zxid)
     with open(tmp, "wb") as raw:
         raw.write(data)
     return tmp
+
+
+def write_tree_snapshot_tmp(snap_dir, tree, sessions: dict, zxid: int) -> Path:
+    """``write_snapshot_tmp`` straight from the tree: the file is written as it is serialised,
+    without the whole snapshot ever in memory as one bytes object (nor its copy in a BytesIO).
+
+    Where the file system can, the file has no name while it is written (O_TMPFILE) and gets
+    ``snapshot.<zxid>.tmp`` only once complete: a writer killed half way leaves nothing behind.
+    """
+    tmp = _tmp_path(snap_dir, zxid)
+    try:
+        fd = os.open(tmp.parent, os.O_TMPFILE | os.O_WRONLY, 0o666)
+    except (AttributeError, OSError):  # not Linux, or a file system without unnamed files
+        with open(tmp, "wb") as raw:
+            write_snapshot(raw, tree, sessions, zxid)
+        return tmp
+    with open(fd, "wb") as raw:
+        write_snapshot(raw, tree, sessions, zxid)
+        if tmp.exists():
+            tmp.unlink()  # left by a writer before a crash
+        # linkat(AT_SYMLINK_FOLLOW) of /proc's link to the open file (os.link takes that call only
+        # when given a directory fd: plain link() would link the /proc entry itself)
+        proc_fd = os.open("/proc/self/fd", os.O_RDONLY)
+        try:
+            os.link(str(fd), tmp, src_dir_fd=proc_fd, follow_symlinks=True)
+        finally:
+            os.close(proc_fd)
+    return tmp
+
+
+def _tmp_path(snap_dir, zxid: int) -> Path:
+    snap_dir = Path(snap_dir)
+    snap_dir.mkdir(parents=True, exist_ok=True)
+    return snap_dir / (snapshot_name(zxid) + ".tmp")
 
 
 def publish_snapshot(tmp: Path, *, fsync: bool = True) -> Path:

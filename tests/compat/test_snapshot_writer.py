@@ -76,3 +76,17 @@ def test_forked_writer_dies_with_its_server(tmp_path):
         time.sleep(0.01)
     assert not _alive(child), "the snapshot writer outlived its server"
     assert not datadir.list_snapshots(tmp_path)
+
+
+def test_forked_writer_only_takes_idle_cpu(tmp_path):
+    """The writer runs under SCHED_IDLE: a core it shares with the reactor goes to the reactor."""
+    proc, child = _start(tmp_path, 150_000, 60)
+    try:
+        deadline = time.monotonic() + 10  # the child sets its policy first thing after the fork
+        while os.sched_getscheduler(child) != os.SCHED_IDLE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.sched_getscheduler(child) == os.SCHED_IDLE
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)

@@ -238,39 +238,28 @@ class FastWrites:
         req.prepared = PreparedTxn(hdr, txn)
         conn.pending.append(req)
         self.server.stats.outstanding += 1
-        commit = self._commit_set_data if t == _SET_DATA else self._commit_create
+        commit = self._commit
         self.server.log.append(hdr, txn, lambda: commit(req), entry)
 
     # --- the log has the txn: ZooKeeperServer._committed and _finish for these requests --------------
 
-    def _commit_create(self, req) -> None:
-        """Apply the create and answer it; ``req.body`` holds the reply's path (length and bytes)."""
+    def _commit(self, req) -> None:
+        """Apply the create or setData and answer it (a create's ``req.body`` holds the reply's path,
+        length and bytes, as the request had it)."""
         server = self.server
         hdr = req.prepared.hdr
         txn = req.prepared.txn
         zxid = hdr.zxid
         try:
-            stat = server.tree.create_node(txn.path, txn.data, txn.acl, hdr.client_id if txn.ephemeral else 0,
-                                           txn.parent_c_version, zxid, hdr.time, hdr.type == _CREATE2)
+            if hdr.type == _SET_DATA:
+                stat = reply = server.tree.set_data(txn.path, txn.data, txn.version, zxid, hdr.time)
+            else:
+                stat = server.tree.create_node(txn.path, txn.data, txn.acl, hdr.client_id if txn.ephemeral else 0,
+                                               txn.parent_c_version, zxid, hdr.time, hdr.type == _CREATE2)
+                reply = req.body + stat if stat is not None else req.body
         except (NoNode, NodeExists):  # not after prep's checks; if ever, the general path's answer
             server._committed(req)
             return
-        self._applied(req, zxid, req.body + stat if stat is not None else req.body, txn.path, stat)
-
-    def _commit_set_data(self, req) -> None:
-        server = self.server
-        hdr = req.prepared.hdr
-        txn = req.prepared.txn
-        zxid = hdr.zxid
-        try:
-            stat = server.tree.set_data(txn.path, txn.data, txn.version, zxid, hdr.time)
-        except NoNode:  # as above
-            server._committed(req)
-            return
-        self._applied(req, zxid, stat, txn.path, stat)
-
-    def _applied(self, req, zxid: int, reply: bytes, path: str, stat) -> None:
-        server = self.server
         server.tree.txn_applied(zxid)
         server.prep.applied(zxid)
         if server.forwarder is None:
@@ -284,6 +273,6 @@ class FastWrites:
                 server._send_result(conn, req, 0, reply)
         else:  # the general reply, made from the apply's result
             req.rc = rc = ApplyResult(req.type, zxid)
-            rc.path = path
+            rc.path = txn.path
             rc.stat = stat
         server._release(conn)

@@ -108,6 +108,31 @@ def test_a_snapshot_streamed_to_its_file_is_the_snapshot_in_memory(tmp_path):
     assert tmp.read_bytes() == snapshot_bytes(tree, sessions, zxid)
 
 
+@pytest.mark.parametrize("refuse", ["link", "unnamed files"])
+def test_a_streamed_snapshot_without_unnamed_files_or_links(tmp_path, monkeypatch, refuse):
+    """A file system that will not link an unnamed file gets a copy under the name; one without
+    unnamed files gets the named file written directly; the bytes are the same either way."""
+    import os
+
+    from zkcompat.storage import snapshot as snapshot_module
+
+    _, txns, _ = record_workload()
+    tree, sessions = apply_all(txns)
+
+    def refused(*args, **kwargs):
+        raise OSError(95, "Operation not supported")
+
+    if refuse == "link":
+        monkeypatch.setattr(snapshot_module.os, "link", refused)
+    else:
+        real_open = os.open
+        monkeypatch.setattr(snapshot_module.os, "open", lambda path, flags, *a: refused() if flags & os.O_TMPFILE
+                            else real_open(path, flags, *a))
+    tmp = write_tree_snapshot_tmp(tmp_path, tree, sessions, 77)
+    assert tmp.read_bytes() == snapshot_bytes(tree, sessions, 77)
+    assert [p.name for p in tmp_path.iterdir()] == [tmp.name]
+
+
 def test_rewriting_a_loaded_snapshot_is_stable(tmp_path):
     """Loading then writing again gives the same bytes: the loaded children order is the file order's rebuild."""
     _, txns, _ = record_workload()

@@ -316,7 +316,10 @@ def _fork_snapshot_writer(snap_dir, tree, sessions: dict, zxid: int) -> int:
         # the writer takes only CPU time that nothing else wants: otherwise it competes with the
         # reactor for a core (the reactor then waited for a CPU 15-20% of the time under a create
         # load; 5% with this), and a server's clients come before its snapshot
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):  # not allowed here (a seccomp profile): at normal priority
+            pass
         _die_with(parent)
         os.closerange(3, _fd_limit())  # hold no socket or log file of the server's open
         # written, not synced: the snapshot thread syncs and renames it once this process is gone

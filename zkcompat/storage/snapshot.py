@@ -43,6 +43,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -340,23 +341,34 @@ def write_tree_snapshot_tmp(snap_dir, tree, sessions: dict, zxid: int) -> Path:
     """
     tmp = _tmp_path(snap_dir, zxid)
     try:
-        fd = os.open(tmp.parent, os.O_TMPFILE | os.O_WRONLY, 0o666)
+        if not os.path.isdir("/proc/self/fd"):
+            raise OSError("no /proc to link an unnamed file through")
+        fd = os.open(tmp.parent, os.O_TMPFILE | os.O_RDWR, 0o666)
     except (AttributeError, OSError):  # not Linux, or a file system without unnamed files
         with open(tmp, "wb") as raw:
             write_snapshot(raw, tree, sessions, zxid)
         return tmp
-    with open(fd, "wb") as raw:
+    with open(fd, "w+b") as raw:
         write_snapshot(raw, tree, sessions, zxid)
         if tmp.exists():
             tmp.unlink()  # left by a writer before a crash
-        # linkat(AT_SYMLINK_FOLLOW) of /proc's link to the open file (os.link takes that call only
-        # when given a directory fd: plain link() would link the /proc entry itself)
-        proc_fd = os.open("/proc/self/fd", os.O_RDONLY)
         try:
-            os.link(str(fd), tmp, src_dir_fd=proc_fd, follow_symlinks=True)
-        finally:
-            os.close(proc_fd)
+            _link_open_file(fd, tmp)
+        except OSError:  # the file system would not link it: copy it to the name instead
+            raw.seek(0)
+            with open(tmp, "wb") as named:
+                shutil.copyfileobj(raw, named, 1 << 20)
     return tmp
+
+
+def _link_open_file(fd: int, path: Path) -> None:
+    """Give an O_TMPFILE file a name: linkat(AT_SYMLINK_FOLLOW) of its /proc/self/fd link (os.link
+    makes that call only when given a directory fd; plain link() would link the /proc entry)."""
+    proc_fd = os.open("/proc/self/fd", os.O_RDONLY)
+    try:
+        os.link(str(fd), path, src_dir_fd=proc_fd, follow_symlinks=True)
+    finally:
+        os.close(proc_fd)
 
 
 def _tmp_path(snap_dir, zxid: int) -> Path:

@@ -77,6 +77,9 @@ def _table_size_for(cap: int) -> int:
     return n
 
 
+_ABSENT = object()
+
+
 class JavaHashSet:
     """A set of strings that iterates in the order java.util.HashSet<String> would.
 
@@ -85,14 +88,18 @@ class JavaHashSet:
 
     One dict holds each key's spread hash, in insertion order (a key removed
     and added again goes to the end, as it does in its Java chain), so the
-    Java order is a stable sort of the keys by bucket.
+    Java order is a stable sort of the keys by bucket.  A key's hash is worked
+    out when an order is first needed, not when it is added: a znode's name is
+    hashed by the first getChildren of its parent or by a snapshot writer, off
+    the path of the create that adds it.
     """
 
-    __slots__ = ("_hashes", "_capacity", "_order", "_hash")
+    __slots__ = ("_hashes", "_capacity", "_order", "_hash", "_unhashed")
 
     def __init__(self, initial_capacity: int = 16, items=(), hash_fn=None):
         self._hash = hash_fn or java_string_hash
-        self._hashes: dict = {}  # key -> spread hash, in insertion order
+        self._hashes: dict = {}  # key -> spread hash (None until an order needs it), in insertion order
+        self._unhashed = False  # some key's hash is still None
         self._capacity = _table_size_for(max(initial_capacity, 1))
         self._order: list[str] | None = []
         for item in items:
@@ -111,15 +118,15 @@ class JavaHashSet:
         hashes = self._hashes
         if key in hashes:
             return False
-        h = self._hash(key)
-        hashes[key] = h ^ (h >> 16)
+        hashes[key] = None
+        self._unhashed = True
         if len(hashes) > self._capacity * 3 // 4:
             self._capacity *= 2
         self._order = None
         return True
 
     def discard(self, key) -> bool:
-        if self._hashes.pop(key, None) is None:
+        if self._hashes.pop(key, _ABSENT) is _ABSENT:
             return False
         order = self._order
         if order is not None:
@@ -135,6 +142,13 @@ class JavaHashSet:
         if order is None:
             mask = self._capacity - 1
             hashes = self._hashes
+            if self._unhashed:
+                java_hash = self._hash
+                for key, h in hashes.items():  # (values change, the size does not)
+                    if h is None:
+                        h = java_hash(key)
+                        hashes[key] = h ^ (h >> 16)
+                self._unhashed = False
             keys = list(hashes)
             buckets = [h & mask for h in hashes.values()]
             # sorted() is stable: inside a bucket, keys stay in insertion order

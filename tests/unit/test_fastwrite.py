@@ -242,3 +242,36 @@ def test_writes_in_flight_see_each_other_as_in_the_general_path():
     errors = {r.xid: r.err for c in worlds[0].clients[:2] for r in c.replies() if r.xid <= len(script)}
     # NOCHILDRENFOREPHEMERALS, NOTEMPTY, BADVERSION; /a/p is free again once its session closes
     assert errors == {1: 0, 2: -108, 3: 0, 4: 0, 5: -111, 6: 0, 7: -103, 8: 0, 9: 0}
+
+
+def test_a_fast_write_behind_an_unanswered_request_is_answered_in_its_turn():
+    """A fast write that applies while an earlier request of its session still waits for its answer
+    is answered after it, with the reply the general path makes from the apply's result."""
+    from protocol.codes import ERR
+    from zkcompat.core.errors import KeeperError
+    from zkcompat.core.prep import PreparedTxn
+    from zkcompat.core.server import Request
+
+    world = WORLD[0]
+    acl = _acl([(world.perms, world.id.scheme, world.id.id)])
+    script = [(OpCode.CREATE, _ustr("/a/h1") + _buffer(b"1") + acl + struct.pack(">i", 0)),
+              (OpCode.CREATE2, _ustr("/a/h2") + _buffer(b"2") + acl + struct.pack(">i", 0)),
+              (OpCode.SET_DATA, _ustr("/a") + _buffer(b"s") + struct.pack(">i", -1))]
+    worlds = [World(fast=True), World(fast=False)]
+    for w in worlds:
+        conn = w.clients[0].conn
+        blocker = Request(conn, conn.session_id, 99, OpCode.SET_DATA, None, 0)
+        blocker.prepared = PreparedTxn(None, None, KeeperError(ERR.BADVERSION))
+        conn.pending.append(blocker)  # at the head of the queue, not yet answered
+        before = len(w.clients[0].transport.data)
+        for xid, (op, body) in enumerate(script, start=1):
+            w.send(0, frame(records.RequestHeader(xid, op).to_bytes() + body))
+        w.confirm()
+        assert len(w.clients[0].transport.data) == before  # applied, but nothing answered yet
+        blocker.done = True
+        w.server._release(conn)
+        w.server.flush()
+    assert worlds[0].hits == {"create": 2, "setData": 1}
+    assert worlds[0].snapshot() == worlds[1].snapshot()
+    replies = [(r.xid, r.err) for r in worlds[0].clients[0].replies()][-4:]
+    assert replies == [(99, ERR.BADVERSION), (1, 0), (2, 0), (3, 0)]

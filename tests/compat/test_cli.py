@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -116,6 +117,35 @@ def test_durable_serve_keeps_data_across_a_clean_restart(tmp_path):
         assert sorted(client.get_children("/")) == sorted(["zookeeper"] + ["n%d" % i for i in range(20)])
         data3, stat = client.get("/n3")
         assert data3 == b"changed" and stat.version == 1
+        client.stop()
+    finally:
+        again.stop()
+
+
+def test_force_sync_no_keeps_one_log_file_open_across_rolls(tmp_path):
+    """Under forceSync=no a rolled log file is closed at the next flush, as when syncing: a
+    server that rolls its log every few dozen txns holds one log file open, not one per roll."""
+    data = tmp_path / "data"
+    server = ZkcompatProcess("--data-dir", str(data), config={"forceSync": "no", "snapCount": "20"}).start()
+    try:
+        client = KazooClient(server.hosts)
+        client.start(timeout=10)
+        for i in range(300):
+            client.create("/n%d" % i, b"v")
+        logs = sorted(p.name for p in (data / "version-2").glob("log.*"))
+        assert len(logs) >= 10  # it did roll, many times
+        fd_dir = "/proc/%d/fd" % server.proc.pid
+        open_logs = [t for t in (os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir))
+                     if os.path.basename(t).startswith("log.")]
+        assert len(open_logs) == 1, open_logs
+        client.stop()
+    finally:
+        server.stop()
+    again = ZkcompatProcess("--data-dir", str(data)).start()  # and every txn is in the logs it rolled
+    try:
+        client = KazooClient(again.hosts)
+        client.start(timeout=10)
+        assert len(client.get_children("/")) == 301
         client.stop()
     finally:
         again.stop()

@@ -222,7 +222,7 @@ def write_datadir(data_dir, txns, *, snapshots=(), fuzzy: dict | None = None, ro
             save_snapshot(vdir, tree, sessions, name_zxid, compression=compression,
                           digest=ZxidDigest(tree.last_processed_zxid, DIGEST_VERSION, tree.signed_digest)
                           if digests else None)
-    writer.sync()
+    writer.commit()
     writer.close()
     assert tree.signed_digest == tree_digest(tree)
     return tree, sessions

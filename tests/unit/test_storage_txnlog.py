@@ -64,7 +64,7 @@ def write_log(d, n, *, prealloc=1 << 16, digest=True, start=1):
     w = TxnLogWriter(d, prealloc_size=prealloc)
     for z in range(start, start + n):
         w.append(hdr(z), create("/n%d" % z), TxnDigest(2, z * 1000) if digest else None)
-    w.sync()
+    w.commit()
     path = w.current_path
     w.close()
     entries, torn = read_log_file(path)
@@ -161,7 +161,7 @@ def test_writer_grows_the_file_as_records_approach_its_end(tmp_path):
     w = TxnLogWriter(tmp_path, prealloc_size=8192)
     for z in range(1, 200):
         w.append(hdr(z), create("/n%d" % z, b"y" * 100))
-    w.flush()
+    w.commit(sync=False)
     size = w.current_path.stat().st_size
     assert (size - 16) % 8192 == 0 and size >= w.current.position  # header + whole blocks
     w.close()
@@ -185,10 +185,30 @@ def test_roll_starts_a_new_file_named_after_its_first_zxid(tmp_path):
     w.roll()
     for z in range(4, 6):
         w.append(hdr(z), create("/a%d" % z))
-    w.sync()
+    w.commit()
     w.close()
     assert [p.name for p in list_log_files(tmp_path)] == ["log.1", "log.4"]
     assert [h.zxid for h, _, _ in iter_txns(tmp_path)] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_commit_closes_rolled_files_synced_or_not(tmp_path, monkeypatch, sync):
+    """FileTxnLog.commit closes the streams it rolled past with or without forceSync: a server
+    under forceSync=no keeps one log file open, however many times it rolls."""
+    dir_syncs = []
+    monkeypatch.setattr("zkcompat.storage.txnlog._fsync_dir", dir_syncs.append)
+    w = TxnLogWriter(tmp_path, prealloc_size=4096, sync_dir=sync)
+    files = []
+    for z in range(1, 7):
+        w.append(hdr(z), create("/a%d" % z))
+        files.append(w.current.fobj)
+        w.roll()
+        w.commit(sync=sync)
+    assert all(f.closed for f in files)
+    assert w._unsynced == []
+    assert len(dir_syncs) == (6 if sync else 0)  # a new file's directory entry, only when syncing
+    w.close()
+    assert [h.zxid for h, _, _ in iter_txns(tmp_path)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_zxids_must_increase(tmp_path):
@@ -220,7 +240,7 @@ def test_round_trip_of_the_workload(tmp_path):
         w.append(h, t, TxnDigest(2, i))
         if i % 10 == 9:
             w.roll()
-    w.sync()
+    w.commit()
     w.close()
     got = list(iter_txns(tmp_path))
     assert got == [(h, t, TxnDigest(2, i)) for i, (h, t) in enumerate(txns)]
@@ -532,8 +552,8 @@ def test_a_batch_append_writes_what_appends_one_by_one_write(tmp_path, prealloc)
         n = rng.randrange(0, 40)
         many.append_entries(entries[i:i + n])
         i += n
-    one.sync()
-    many.sync()
+    one.commit()
+    many.commit()
     a, b = (tmp_path / "one" / log_name(1)), (tmp_path / "many" / log_name(1))
     assert a.stat().st_size == b.stat().st_size
     assert a.read_bytes() == b.read_bytes()

@@ -84,7 +84,7 @@ class DurableTxnLog:
         self.data_dir = Path(data_dir)
         self.data_log_dir = Path(data_log_dir) if data_log_dir else self.data_dir
         self.snap_dir = datadir.snap_dir(self.data_dir)
-        self.writer = TxnLogWriter(datadir.log_dir(self.data_log_dir))
+        self.writer = TxnLogWriter(datadir.log_dir(self.data_log_dir), sync_dir=force_sync)
         self.force_sync = force_sync
         self.snap_count = max(2, snap_count)
         self.snap_retain_count = max(3, snap_retain_count)
@@ -198,10 +198,7 @@ class DurableTxnLog:
                 continue
             run.append((entry, zxid))
         writer.append_entries(run)
-        if self.force_sync:
-            writer.sync()
-        else:
-            writer.flush()
+        writer.commit(sync=self.force_sync)
         if roll:
             writer.roll()
 

@@ -598,11 +598,14 @@ class LogFileWriter:
 class TxnLogWriter:
     """The writing side of a log directory, as FileTxnLog: files, rolls and syncs; no policy."""
 
-    def __init__(self, log_dir, *, dbid: int = 0, prealloc_size: int = PREALLOC_SIZE):
+    def __init__(self, log_dir, *, dbid: int = 0, prealloc_size: int = PREALLOC_SIZE, sync_dir: bool = True):
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.dbid = dbid
         self.prealloc_size = prealloc_size
+        # a new file's directory entry is synced when it is created; False under forceSync=no,
+        # where nothing is synced (ZooKeeper never syncs the directory)
+        self.sync_dir = sync_dir
         self.current: LogFileWriter | None = None
         self.current_path: Path | None = None
         self._unsynced: list[LogFileWriter] = []  # rolled files not yet synced (streamsToFlush)
@@ -646,7 +649,8 @@ class TxnLogWriter:
         self.current = LogFileWriter(fobj, dbid=self.dbid, prealloc_size=self.prealloc_size)
         self.current_path = path
         self._unsynced.append(self.current)
-        _fsync_dir(self.log_dir)
+        if self.sync_dir:
+            _fsync_dir(self.log_dir)
 
     def roll(self) -> None:
         """Finish the current file: the next append starts a new one (it is synced at the next sync)."""
@@ -655,14 +659,14 @@ class TxnLogWriter:
             self.current = None
             self.current_path = None
 
-    def flush(self) -> None:
+    def commit(self, sync: bool = True) -> None:
+        """FileTxnLog.commit: flush (and, if ``sync``, fdatasync) every file written since the
+        last commit, then close the rolled ones: synced or not, a rolled file gets no more writes."""
         for w in self._unsynced:
-            w.flush()
-
-    def sync(self) -> None:
-        """Flush and fdatasync every file written since the last sync; close the rolled ones."""
-        for w in self._unsynced:
-            w.sync()
+            if sync:
+                w.sync()
+            else:
+                w.flush()
         for w in self._unsynced:
             if w is not self.current:
                 w.close()

@@ -560,3 +560,74 @@ def test_a_batch_append_writes_what_appends_one_by_one_write(tmp_path, prealloc)
     assert [e.header.zxid for e in read_log_file(b)[0]] == list(range(1, 301))
     with pytest.raises(ValueError):
         many.append_entries([(entries[5][0], 5)])  # zxids only go forward
+
+
+class _QueueReactor:
+    """callFromThread queues the call; the test runs the queue on its own thread."""
+
+    def __init__(self):
+        import queue
+
+        self.calls = queue.Queue()
+
+    def callFromThread(self, f, *args):
+        self.calls.put((f, args))
+
+    def run_until(self, cond, timeout=10.0):
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not cond():
+            try:
+                f, args = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("the log thread did not finish in time") from None
+            f(*args)
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_the_log_rolls_at_every_threshold_even_while_a_snapshot_is_written(tmp_path, caplog, busy):
+    """SyncRequestProcessor's rule: past snapCount/2 + random(snapCount/2) txns the count restarts
+    and the log rolls; a snapshot is started unless the previous one is still being written, which
+    is then skipped. A snapshot that takes long therefore does not make the next one start as soon
+    as it ends: snapshots stay as far apart as the count says, and the log files as short."""
+    import logging
+    import random
+
+    from zkcompat.net.durable import DurableTxnLog
+    from zkcompat.storage.txnlog import marshal_entry
+
+    reactor = _QueueReactor()
+    durable = DurableTxnLog(reactor, tmp_path, force_sync=False, snap_count=10, rng=random.Random(7))
+    durable.writer.prealloc_size = 4096  # (reading back 64 MiB of padding per file takes seconds)
+    snapshots = []
+
+    def take_snapshot(sync=False):
+        snapshots.append(durable.writer.last_zxid)
+        durable._snapshot_running = busy  # busy: it never ends while this test runs
+
+    durable.take_snapshot = take_snapshot
+    rolls = []  # the last zxid of each rolled file
+    roll = durable.writer.roll
+    durable.writer.roll = lambda: (rolls.append(durable.writer.last_zxid), roll())
+    done = []
+    try:
+        with caplog.at_level(logging.WARNING, logger="zkcompat.storage"):
+            for z in range(1, 201):
+                h = hdr(z)
+                durable.append(h, create("/n%d" % z), lambda z=z: done.append(z), marshal_entry(h, create("/n%d" % z)))
+                reactor.run_until(lambda z=z: len(done) == z)  # one txn per batch: a roll lands where it is due
+    finally:
+        durable.close()
+    assert done == list(range(1, 201))
+    gaps = [b - a for a, b in zip([0] + rolls, rolls)]
+    assert len(rolls) >= 20 and all(6 <= g <= 10 for g in gaps)  # past 5 + random(5) txns, every time
+    logs = [p.name for p in list_log_files(tmp_path / "version-2")]
+    assert logs == ["log.%x" % (z + 1) for z in [0] + rolls if z < 200]
+    skipped = [r for r in caplog.records if r.getMessage() == "Too busy to snap, skipping"]
+    if busy:
+        assert snapshots == rolls[:1] and len(skipped) == len(rolls) - 1
+    else:
+        assert snapshots == rolls and not skipped
+    assert [h.zxid for h, _, _ in iter_txns(tmp_path / "version-2")] == list(range(1, 201))

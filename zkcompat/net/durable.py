@@ -19,7 +19,9 @@ on disk, and the reactor never waits for the disk.
 
 Snapshots follow ZooKeeper's rule: after ``snapCount/2 + random(snapCount/2)``
 logged txns the log rolls to a new file and the tree is saved as
-``snapshot.<last applied zxid>``.  Where the platform can fork, a child process
+``snapshot.<last applied zxid>``, unless the previous snapshot is still being
+written: then that snapshot is skipped ("Too busy to snap"), the log rolls all
+the same and the count starts again.  Where the platform can fork, a child process
 serialises and writes the tree: fork gives it a copy-on-write image of the tree
 at that zxid (consistent, not even fuzzy), so the reactor keeps serving while
 the other core does the work (under SCHED_IDLE, so that it only takes CPU time
@@ -128,7 +130,9 @@ class DurableTxnLog:
         if entry is None:
             entry = marshal_entry(hdr, txn)
         self._txns_since_snap += 1
-        roll = self._txns_since_snap > self._snap_threshold and not self._snapshot_running
+        # SyncRequestProcessor: past the threshold the count restarts and the log rolls, whether
+        # or not a snapshot is still being written (then that one is skipped, see _batch_written)
+        roll = self._txns_since_snap > self._snap_threshold
         if roll:
             self._txns_since_snap = 0
             self._snap_threshold = self._roll_threshold()
@@ -215,7 +219,10 @@ class DurableTxnLog:
             if done is not None:
                 done()
         if roll:
-            self.take_snapshot()
+            if self._snapshot_running:
+                log.warning("Too busy to snap, skipping")
+            else:
+                self.take_snapshot()
         if self.after_batch is not None:
             self.after_batch()
 

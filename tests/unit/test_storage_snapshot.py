@@ -108,6 +108,80 @@ def test_a_snapshot_streamed_to_its_file_is_the_snapshot_in_memory(tmp_path):
     assert tmp.read_bytes() == snapshot_bytes(tree, sessions, zxid)
 
 
+def _acl_cache_and_node_acls(data: bytes) -> tuple[dict, dict]:
+    """A plain snapshot's ACL cache (number -> [(perms, scheme, id)]) and each node's ACL number."""
+    def ustring(off):
+        (n,) = struct.unpack_from(">i", data, off)
+        return (None, off + 4) if n < 0 else (data[off + 4: off + 4 + n].decode(), off + 4 + n)
+
+    (n,) = struct.unpack_from(">i", data, 16)
+    off = 20 + 12 * n
+    (n,) = struct.unpack_from(">i", data, off)
+    off += 4
+    cache = {}
+    for _ in range(n):
+        aid, count = struct.unpack_from(">qi", data, off)
+        off += 12
+        cache[aid] = []
+        for _ in range(count):
+            (perms,) = struct.unpack_from(">i", data, off)
+            scheme, off = ustring(off + 4)
+            ident, off = ustring(off)
+            cache[aid].append((perms, scheme, ident))
+    nodes = {}
+    path, off = ustring(off)
+    while path != "/":
+        (n,) = struct.unpack_from(">i", data, off)
+        off += 4 + max(n, 0)
+        (nodes[path],) = struct.unpack_from(">q", data, off)
+        off += 8 + 60  # the ACL number, then StatPersisted
+        path, off = ustring(off)
+    return cache, nodes
+
+
+def test_acl_cache_numbers_lists_in_order_of_first_use():
+    """The ACL cache numbers each list the nodes hold once (equal lists share it), in the order
+    the lists were first used, as ReferenceCountedACLCache hands out its indexes. The nodes
+    DataTree creates itself are written with -1 while their ACL is the open one."""
+    tree = DataTree(extended_types=True)
+    digest = [ACL(31, Id("digest", "u:x"))]
+    open_acl = [ACL(31, Id("world", "anyone"))]
+    read = [ACL(1, Id("world", "anyone"))]
+    tree.create_node("/a", b"", list(digest), 0, -1, 1, 0, False)
+    tree.create_node("/b", b"", list(open_acl), 0, -1, 2, 0, False)
+    tree.create_node("/c", b"", list(read), 0, -1, 3, 0, False)
+    tree.create_node("/d", b"", list(digest), 0, -1, 4, 0, False)  # an equal list: the same number
+    tree.set_acl("/zookeeper", list(digest), -1)  # a system node that is no longer open: numbered
+    cache, nodes = _acl_cache_and_node_acls(snap_bytes(tree))
+    assert cache == {1: [(31, "world", "anyone")], 2: [(1, "world", "anyone")], 3: [(31, "digest", "u:x")]}
+    assert nodes == {"": -1, "/zookeeper": 3, "/zookeeper/quota": -1, "/zookeeper/config": 2,
+                     "/a": 3, "/b": 1, "/c": 2, "/d": 3}
+    loaded = read_snapshot(io.BytesIO(snap_bytes(tree))).tree
+    assert {p: loaded.get(p).acl for p in nodes if p} == {p: tree.get(p).acl for p in nodes if p}
+
+
+def test_node_records_go_to_the_file_as_they_are_made():
+    """The writer keeps no node records back: it writes them about 64 KiB at a time, so it never
+    holds a copy of the snapshot (as big as the file) in its memory."""
+    tree = DataTree(extended_types=True)
+    acl = [ACL(31, Id("world", "anyone"))]
+    tree.create_node("/s", None, acl, 0, -1, 1, 0, False)
+    for i in range(3000):  # about 3.2 MiB of records
+        tree.create_node("/s/n%d" % i, b"v" * 1024, acl, 0, -1, 2 + i, 0, False)
+
+    class Sizes(io.BytesIO):
+        sizes: list = []
+
+        def write(self, b):
+            self.sizes.append(len(b))
+            return super().write(b)
+
+    out = Sizes()
+    write_snapshot(out, tree, {}, 3001)
+    assert out.getvalue() == snapshot_bytes(tree, {}, 3001)
+    assert sum(out.sizes) > 3 << 20 and max(out.sizes) < 512 << 10
+
+
 @pytest.mark.parametrize("refuse", ["link", "unnamed files"])
 def test_a_streamed_snapshot_without_unnamed_files_or_links(tmp_path, monkeypatch, refuse):
     """A file system that will not link an unnamed file gets a copy under the name; one without

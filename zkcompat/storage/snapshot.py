@@ -192,6 +192,40 @@ def _acl_key(acl) -> tuple:
     return tuple((a.perms, a.id.scheme, a.id.id) for a in acl) if acl is not None else None
 
 
+def _number_acls(tree) -> dict[int, tuple[list, int, bool]]:
+    """id() of each ACL list the nodes hold -> (the list, its number in the snapshot's ACL cache,
+    whether it is the open ACL).
+
+    The numbers follow the tree's interning order (the order the lists were first used, as
+    ReferenceCountedACLCache hands out its indexes); equal lists share one number. The open ACL
+    of the nodes DataTree creates itself ("", /zookeeper, /zookeeper/quota) is written as -1, as
+    ZooKeeper writes it, so it has a number only if some other node holds it too.
+    """
+    from zkcompat.core.auth import OPEN_ACL_UNSAFE
+
+    open_key = _acl_key(OPEN_ACL_UNSAFE)
+    system = frozenset(_SYSTEM_OPEN_PATHS + ("/",))  # "/" is the tree's second key for its root
+    held: dict[int, list] = {}  # id -> list, in node order
+    for path, node in tree.nodes.items():
+        acl = node.acl
+        if acl is None or id(acl) in held or (path in system and _acl_key(acl) == open_key):
+            continue
+        held[id(acl)] = acl
+    ordered = [acl for acl in getattr(tree, "_acl_intern", {}).values() if id(acl) in held]
+    seen = {id(acl) for acl in ordered}
+    ordered += [acl for i, acl in held.items() if i not in seen]  # lists the tree did not intern
+    ids: dict[tuple, int] = {}
+    number: dict[int, tuple[list, int, bool]] = {}
+    for acl in ordered:
+        key = _acl_key(acl)
+        number[id(acl)] = (acl, ids.setdefault(key, len(ids) + 1), key == open_key)
+    for path in system:  # an open system node whose list no other node holds
+        node = tree.nodes.get(path)
+        if node is not None and node.acl is not None and id(node.acl) not in number:
+            number[id(node.acl)] = (node.acl, OPEN_UNSAFE_ACL_ID, True)
+    return number
+
+
 def iter_tree(tree):
     """(path, node) depth first from the root "" in children HashSet order: DataTree.serializeNode."""
     root = tree.nodes.get("")
@@ -233,29 +267,26 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     w.write(_I.pack(len(sessions)))
     for sid in java_hashmap_copy_order(sessions):
         w.write(_IQ.pack(sid, sessions[sid]))
-    # one pass over the tree: each node's record (path, data, ACL number, StatPersisted) goes into
-    # chunks of a few thousand nodes, and the ACLs it meets are numbered (the cache comes first)
-    open_key = _acl_key(OPEN_ACL_UNSAFE)
-    ids: dict = {}
-    acls: dict[int, list] = {}
-    by_list: dict[int, int] = {}  # id() of a node's ACL list -> its number (the tree interns them)
-    chunks: list[bytes] = []
+    # the ACL cache comes before the nodes, so it is numbered first, from the ACL lists the nodes
+    # hold; the nodes' records then go to the file as they are made, and none is kept (a writer
+    # holding them all until the end doubled its memory: the records are as big as the file)
+    number = _number_acls(tree)
+    acls = {aid: acl for acl, aid, _ in number.values() if aid != OPEN_UNSAFE_ACL_ID}
+    w.write(_I.pack(len(acls)))
+    for aid in java_hashmap_copy_order(acls):
+        acl = acls[aid]
+        w.write(_Q.pack(aid) + _I.pack(len(acl)) + b"".join(ACL.encode(a) for a in acl))
     parts: list[bytes] = []
     append = parts.append
     pack_i, pack_tail = _I.pack, _NODE_TAIL.pack
     for path, node in iter_tree(tree):
-        acl = node.acl
-        aid = by_list.get(id(acl))
-        if aid is None or path in _SYSTEM_OPEN_PATHS:
-            key = _acl_key(acl)
-            if key is None or (path in _SYSTEM_OPEN_PATHS and key == open_key):
+        got = number.get(id(node.acl))
+        if got is None:  # no ACL list at all
+            aid = OPEN_UNSAFE_ACL_ID
+        else:
+            _, aid, is_open = got
+            if is_open and path in _SYSTEM_OPEN_PATHS:
                 aid = OPEN_UNSAFE_ACL_ID
-            else:
-                aid = ids.get(key)
-                if aid is None:
-                    aid = ids[key] = len(ids) + 1
-                    acls[aid] = acl
-                by_list[id(acl)] = aid
         p = path.encode("ascii") if path.isascii() else java_utf8(path)
         append(pack_i(len(p)))
         append(p)
@@ -267,17 +298,10 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
             append(data)
         append(pack_tail(aid, node.czxid, node.mzxid, node.ctime, node.mtime, node.version, node.cversion,
                          node.aversion, node.ephemeral_owner, node.pzxid))
-        if len(parts) >= 5000:
-            chunks.append(b"".join(parts))
+        if len(parts) >= 250:  # about 64 KiB of 1 KiB values: one write, one buffer reused
+            w.write(b"".join(parts))
             parts.clear()
-    chunks.append(b"".join(parts))
-    w.write(_I.pack(len(acls)))
-    for aid in java_hashmap_copy_order(acls):
-        acl = acls[aid]
-        w.write(_Q.pack(aid) + _I.pack(len(acl)) + b"".join(ACL.encode(a) for a in acl))
-    chunks.reverse()
-    while chunks:  # each chunk is let go once written
-        w.write(chunks.pop())
+    w.write(b"".join(parts))
     w.write(_ustring("/"))
     w.seal()
     if digest is not False and digest is not None:

@@ -306,6 +306,10 @@ class DataTree:
             got = self._acl_intern[key] = list(acl)
         return got
 
+    def interned_acls(self):
+        """Every ACL list ``intern_acl`` has handed out, in the order each was first interned."""
+        return self._acl_intern.values()
+
     def get(self, path: str) -> Node | None:
         return self.nodes.get(path)
 

@@ -199,7 +199,8 @@ def _number_acls(tree) -> dict[int, tuple[list, int, bool]]:
     The numbers follow the tree's interning order (the order the lists were first used, as
     ReferenceCountedACLCache hands out its indexes); equal lists share one number. The open ACL
     of the nodes DataTree creates itself ("", /zookeeper, /zookeeper/quota) is written as -1, as
-    ZooKeeper writes it, so it has a number only if some other node holds it too.
+    ZooKeeper writes it, so it has a number only if some other node holds it too; a list that is
+    not numbered is written as -1.
     """
     from zkcompat.core.auth import OPEN_ACL_UNSAFE
 
@@ -211,7 +212,7 @@ def _number_acls(tree) -> dict[int, tuple[list, int, bool]]:
         if acl is None or id(acl) in held or (path in system and _acl_key(acl) == open_key):
             continue
         held[id(acl)] = acl
-    ordered = [acl for acl in getattr(tree, "_acl_intern", {}).values() if id(acl) in held]
+    ordered = [acl for acl in tree.interned_acls() if id(acl) in held]
     seen = {id(acl) for acl in ordered}
     ordered += [acl for i, acl in held.items() if i not in seen]  # lists the tree did not intern
     ids: dict[tuple, int] = {}
@@ -219,10 +220,6 @@ def _number_acls(tree) -> dict[int, tuple[list, int, bool]]:
     for acl in ordered:
         key = _acl_key(acl)
         number[id(acl)] = (acl, ids.setdefault(key, len(ids) + 1), key == open_key)
-    for path in system:  # an open system node whose list no other node holds
-        node = tree.nodes.get(path)
-        if node is not None and node.acl is not None and id(node.acl) not in number:
-            number[id(node.acl)] = (node.acl, OPEN_UNSAFE_ACL_ID, True)
     return number
 
 
@@ -271,7 +268,7 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     # hold; the nodes' records then go to the file as they are made, and none is kept (a writer
     # holding them all until the end doubled its memory: the records are as big as the file)
     number = _number_acls(tree)
-    acls = {aid: acl for acl, aid, _ in number.values() if aid != OPEN_UNSAFE_ACL_ID}
+    acls = {aid: acl for acl, aid, _ in number.values()}
     w.write(_I.pack(len(acls)))
     for aid in java_hashmap_copy_order(acls):
         acl = acls[aid]
@@ -281,7 +278,7 @@ def write_snapshot(fobj: BinaryIO, tree, sessions: dict, zxid: int, *,
     pack_i, pack_tail = _I.pack, _NODE_TAIL.pack
     for path, node in iter_tree(tree):
         got = number.get(id(node.acl))
-        if got is None:  # no ACL list at all
+        if got is None:  # no list, or a system node's open one
             aid = OPEN_UNSAFE_ACL_ID
         else:
             _, aid, is_open = got
